@@ -1,0 +1,45 @@
+"""Dev-set evaluator used during training: STS Spearman, alignment and uniformity."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from .data import Pairs
+from .metrics import align_loss, uniform_loss
+
+POSITIVE_THRESHOLD = 4.0  # gold >= 4.0 (as floats) counts as a positive pair for dev_align
+
+
+class DevEvaluator:
+    """``__call__(encoder) -> {stsb_dev_spearman, dev_align, dev_uniform}``.
+
+    Sentences are deduplicated once; each call encodes them once (sorted by length,
+    under ``inference_mode``). Spearman is × 100, as SentEval reports it.
+    """
+
+    primary_metric = "stsb_dev_spearman"
+
+    def __init__(self, pairs: Pairs, batch_size: int = 128):
+        if pairs.scores is None:
+            raise ValueError(f"{pairs.name}: the dev set needs gold scores")
+        self.pairs, self.batch_size = pairs, batch_size
+        self.sentences = pairs.sentences()
+        index = {s: i for i, s in enumerate(self.sentences)}
+        self.i1 = np.array([index[s] for s in pairs.s1])
+        self.i2 = np.array([index[s] for s in pairs.s2])
+        self.positive = pairs.scores >= POSITIVE_THRESHOLD  # float comparison (the official code truncates)
+
+    def __call__(self, encoder) -> dict[str, float]:
+        emb = encoder.encode(self.sentences, batch_size=self.batch_size)  # (U, d), normalized
+        return self.compute(emb)
+
+    def compute(self, emb: np.ndarray) -> dict[str, float]:
+        a, b = emb[self.i1], emb[self.i2]  # (N, d) each
+        cos = (a * b).sum(1)
+        out = {"stsb_dev_spearman": float(spearmanr(cos, self.pairs.scores).statistic) * 100}
+        x = torch.from_numpy(emb)
+        if self.positive.any():
+            out["dev_align"] = float(align_loss(torch.from_numpy(a[self.positive]), torch.from_numpy(b[self.positive])))
+        out["dev_uniform"] = float(uniform_loss(x))
+        return out
