@@ -57,6 +57,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--save-every", type=int, default=None, help="resumable checkpoint interval (default: --eval-every)")
     g.add_argument("--log-every", type=int, default=d.log_every, help="metric line interval in steps (default %(default)s)")
     g.add_argument("--output-dir", default=None, help="run directory (default checkpoints/<time>-<loss>)")
+    g.add_argument("--stop-after", type=int, default=None,
+                   help="pause after this step with a resumable checkpoint (continue with --resume)")
     g.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue RUN_DIR from its last checkpoint (optimizer, scheduler and RNG state included)")
     g = p.add_argument_group("hardware")
@@ -79,6 +81,7 @@ def run_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig.from_dict(cfg_dict)
         if args.max_steps:
             cfg.max_steps = args.max_steps
+        cfg.stop_after = args.stop_after
         out = train(cfg, run_dir=run_dir, resume=True)
     else:
         names = {f.name for f in fields(TrainConfig)}
@@ -97,10 +100,17 @@ def _fmt(x) -> str:
     return f"{x:.2f}" if isinstance(x, (int, float)) else "n/a"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (plus a pointer to --help), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m srl_explorer",
+    p = _Parser(prog="python -m srl_explorer",
                                 description="Contrastive learning of sentence representations: train, evaluate, reproduce.")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train an encoder with one loss (unsupervised SimCSE)")
     add_train_arguments(t)
     t.set_defaults(func=run_train)

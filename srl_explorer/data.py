@@ -119,9 +119,12 @@ def parse_pairs(raw: bytes, name: str = "upload") -> Pairs:
     """Scored pairs from bytes. Accepts STS-B rows (7+ tab-separated fields, no header) or a
     CSV/TSV with a header naming ``sentence1``, ``sentence2`` and optionally ``score``."""
     text = decode_text(raw, name)
+    longest = max(map(len, text.split("\n")))
+    if longest > 2 * MAX_LINE_CHARS + 1000:
+        raise DataError(f"{name}: a line has {longest:,} characters; a sentence over {MAX_LINE_CHARS:,} characters is not supported")
     first = text.split("\n", 1)[0]
     cells = first.split("\t")
-    if len(cells) >= 7 and _is_number(cells[4]):
+    if len(cells) >= 5 and _is_number(cells[4]):  # STS-B rows have no header; the score is field 5
         return parse_stsb(text, name)
     delimiter = "\t" if "\t" in first else ","
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))

@@ -111,7 +111,7 @@ class Encoder(nn.Module):
         if enc.mlp is not None and Path(path, MLP_FILE).exists():
             enc.mlp.load_state_dict(load_file(str(Path(path, MLP_FILE))))
         enc.source = str(name_or_path or DEFAULT_MODEL)
-        return enc.to(device)
+        return enc.to(device).eval()
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write a Hugging Face directory (config, safetensors, tokenizer) plus pooler settings."""

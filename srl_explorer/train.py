@@ -66,6 +66,7 @@ class TrainConfig:
     save_every: int | None = None    # resumable checkpoint interval; None: eval_every
     eval_batch_size: int = 128
     log_every: int = 1               # metric lines (and CPU-GPU sync points) every N steps
+    stop_after: int | None = None    # pause after this step (resumable, e.g. for job time limits)
     output_dir: str | None = None    # default checkpoints/<generated name>
     # hardware
     device: str = "auto"             # auto | cpu | cuda | cuda:N
@@ -297,7 +298,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
             log_now = master and (step % cfg.log_every == 0 or step == max_steps)
 
             # Stop / non-finite checks, agreed by every rank (CPU-GPU sync point).
-            stop[0] = float(master and runs.stop_requested(run_dir))
+            stop[0] = float((master and runs.stop_requested(run_dir)) or step == cfg.stop_after)
             stop[1] = float(not torch.isfinite(out["loss"]).item()
                             or (not scaler.is_enabled() and not torch.isfinite(grad_norm).item()))
             D.all_reduce_max(stop)
@@ -332,8 +333,8 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
                 writer.write(record)
                 progress.update(step - progress.n)
                 progress.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
-            if master and (step % save_every == 0 or step == max_steps):
-                save_resumable()
+            if master and (step % save_every == 0 or step == max_steps or stop[0] > 0):
+                save_resumable()  # a stopped run can always be resumed
             if master and (time.time() - last_status > 1.0 or step == max_steps):
                 runs.write_status(run_dir, step=step, best=best if best > -math.inf else None,
                                   best_step=best_step, last_loss=out["loss"].item())

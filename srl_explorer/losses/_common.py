@@ -10,6 +10,8 @@ import math
 import torch
 from torch import Tensor
 
+from ..metrics import upcast
+
 EPS = 1e-6  # clamp margin for sqrt/arccos so gradients stay finite as s -> 1
 
 
@@ -23,8 +25,8 @@ def check_views(z1: Tensor, z2: Tensor) -> int:
 
 
 def cosines(z1: Tensor, z2: Tensor) -> Tensor:
-    """s = z1 z2^T, (B, B); computed in float32 even under autocast."""
-    return z1.float() @ z2.float().T
+    """s = z1 z2^T, (B, B); at least float32 even under autocast."""
+    return upcast(z1) @ upcast(z2).T
 
 
 def diagonal_mask(b: int, device: torch.device) -> Tensor:
@@ -54,7 +56,7 @@ def safe_arccos(s: Tensor) -> Tensor:
 
 def pairwise_sq_dist(a: Tensor, b: Tensor) -> Tensor:
     """||a_i - b_j||^2, (B, B), clamped at 0 against rounding."""
-    a, b = a.float(), b.float()
+    a, b = upcast(a), upcast(b)
     return (a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1)[None, :] - 2.0 * a @ b.T).clamp_min(0.0)
 
 
