@@ -80,3 +80,14 @@ def broadcast_object(obj, src: int = 0):
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def torchrun_command(train_args: list[str], nproc_per_node: int, nnodes: int = 1,
+                     rdzv_endpoint: str | None = None) -> list[str]:
+    """``torchrun ... -m srl_explorer train <train_args>``; multi-node adds the c10d rendezvous
+    (run the same command on every node; ``--node-rank`` is assigned by the rendezvous)."""
+    cmd = ["torchrun", f"--nproc_per_node={nproc_per_node}"]
+    if nnodes > 1:
+        cmd += [f"--nnodes={nnodes}", "--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint or 'HOST:29500'}",
+                "--rdzv-id=srl"]
+    return cmd + ["-m", "srl_explorer", "train", *train_args]
