@@ -1,0 +1,40 @@
+"""Similarity: score your own sentence pairs with any checkpoint."""
+import streamlit as st
+
+from srl_explorer.data import DataError, parse_pairs
+from srl_explorer.similarity import correlations, score_pairs
+from srl_explorer.ui.common import checkpoint_choices, get_encoder, setup_page
+
+setup_page("Similarity", "🔍")
+st.title("🔍 Similarity")
+st.markdown("Upload a CSV or TSV with columns `sentence1`, `sentence2` and optionally `score` (0–5), "
+            "or paste the same format below.")
+choices = checkpoint_choices()
+label = st.selectbox("Checkpoint", list(choices))
+upload = st.file_uploader("Pairs file", type=["csv", "tsv", "txt"])
+pasted = st.text_area("…or paste pairs", placeholder="sentence1,sentence2,score\nA man plays guitar.,A man is playing a guitar.,4.8")
+
+raw, name = (upload.getvalue(), upload.name) if upload is not None else (pasted.encode(), "pasted text")
+if upload is None and not pasted.strip():
+    st.stop()
+try:
+    pairs = parse_pairs(raw, name)
+except DataError as e:
+    st.error(str(e))
+    st.stop()
+enc = get_encoder(*choices[label])
+if enc is None:
+    st.stop()
+df = score_pairs(enc, pairs)
+stats = correlations(df)
+if stats:
+    a, b, c = st.columns(3)
+    a.metric("Spearman × 100", f"{stats['spearman']:.2f}")
+    b.metric("Pearson × 100", f"{stats['pearson']:.2f}")
+    c.metric("pairs", stats["n"])
+st.dataframe(df, hide_index=True, width="stretch")
+st.download_button("Download CSV", df.to_csv(index=False).encode(), "similarities.csv", "text/csv")
+if stats:
+    import plotly.express as px
+    st.plotly_chart(px.scatter(df, x="score", y="cosine", hover_data=["sentence1", "sentence2"], trendline=None,
+                               title="cosine vs gold score"), width="stretch")
