@@ -4,7 +4,7 @@ import streamlit as st
 from srl_explorer.ui.common import checkpoint_root, runs_table, setup_page
 
 setup_page("Home")
-st.title("🧭 SRL Explorer")
+st.title("SRL Explorer")
 st.markdown(
     """
 Train small sentence encoders with different **contrastive losses** and watch what each loss does to the

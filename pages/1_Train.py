@@ -19,7 +19,7 @@ HP_HELP = {
 }
 
 setup_page("Train", "🏋️")
-st.title("🏋️ Train")
+st.title("Train")
 root = checkpoint_root()
 
 with st.expander("New run", expanded=not runs.list_runs(root)):

@@ -7,7 +7,7 @@ from srl_explorer.plots import align_uniform_plane, overlay
 from srl_explorer.ui.common import checkpoint_root, run_records, setup_page, state_badge
 
 setup_page("Compare", "📈")
-st.title("📈 Compare runs")
+st.title("Compare runs")
 root = checkpoint_root()
 all_runs = runs.list_runs(root)
 if not all_runs:

@@ -8,12 +8,14 @@ from srl_explorer.projection import METHODS, clusters, nearest, project, warm_up
 from srl_explorer.ui.common import SHARED_STSB_DEV, checkpoint_choices, get_encoder, setup_page
 
 setup_page("Embeddings", "🗺️")
-st.title("🗺️ Embeddings")
+st.title("Embeddings")
 choices = checkpoint_choices()
 labels = list(choices)
 c1, c2 = st.columns(2)
-left = c1.selectbox("Checkpoint A", labels, index=0)
-right = c2.selectbox("Checkpoint B (optional)", ["—"] + labels, index=min(2, len(labels)) if len(labels) > 1 else 0)
+best = next((lb for lb in labels if lb.endswith("· best")), None)
+base = best.replace("· best", "· step 0 (base model)") if best else None
+left = c1.selectbox("Checkpoint A", labels, index=labels.index(base) if base in labels else 0)
+right = c2.selectbox("Checkpoint B (optional)", ["—"] + labels, index=labels.index(best) + 1 if best else 0)
 
 sources = ["Sample pairs (shipped)"] + (["STS-B dev"] if SHARED_STSB_DEV.exists() else []) + ["Upload"]
 c1, c2, c3, c4 = st.columns(4)

@@ -10,7 +10,7 @@ from srl_explorer.plots import sts_bars
 from srl_explorer.ui.common import SHARED_STSB_DEV, checkpoint_choices, checkpoint_root, get_encoder, setup_page
 
 setup_page("STS", "📊")
-st.title("📊 STS benchmarks")
+st.title("STS benchmarks")
 st.markdown("Spearman × 100, aggregated as SentEval does (STS12–16: all pairs of a year together). "
             "Give a SentEval data folder, or leave it empty to download from the Hugging Face hub.")
 choices = checkpoint_choices()

@@ -6,7 +6,7 @@ from srl_explorer.similarity import correlations, score_pairs
 from srl_explorer.ui.common import checkpoint_choices, get_encoder, setup_page
 
 setup_page("Similarity", "🔍")
-st.title("🔍 Similarity")
+st.title("Similarity")
 st.markdown("Upload a CSV or TSV with columns `sentence1`, `sentence2` and optionally `score` (0–5), "
             "or paste the same format below.")
 choices = checkpoint_choices()

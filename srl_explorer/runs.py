@@ -236,13 +236,16 @@ class RunInfo:
 
 
 def list_runs(root: str | os.PathLike = DEFAULT_ROOT) -> list[RunInfo]:
-    """Runs under ``root``, newest first (any directory with a config.json or status.json)."""
+    """Runs under ``root``, newest first (any directory with a config.json or status.json); the runs of a
+    reproduction (a directory with reproduction.json) are listed as ``<reproduction>/<run>``."""
     root = Path(root)
     if not root.is_dir():
         return []
     out = []
     for d in root.iterdir():
-        if d.is_dir() and not d.name.startswith(".") and ((d / "status.json").exists() or (d / "config.json").exists()):
+        if d.is_dir() and (d / "reproduction.json").exists():
+            out += [RunInfo(f"{d.name}/{r.name}", r.path, r.status, r.config) for r in list_runs(d)]
+        elif d.is_dir() and not d.name.startswith(".") and ((d / "status.json").exists() or (d / "config.json").exists()):
             out.append(RunInfo(d.name, d, read_status(d), read_json(d / "config.json", {}) or {}))
     return sorted(out, key=lambda r: r.status.get("started", r.path.stat().st_mtime), reverse=True)
 

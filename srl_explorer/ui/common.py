@@ -89,8 +89,8 @@ def checkpoint_choices(root: Path | None = None) -> dict[str, tuple[str, str | N
 
 
 def state_badge(state: str) -> str:
-    return {"running": "🟢 running", "finished": "✅ finished", "cancelled": "⏹️ cancelled",
-            "failed": "❌ failed", "killed": "💀 killed"}.get(state, f"❔ {state}")
+    return {"running": "● running", "finished": "✓ finished", "cancelled": "■ cancelled",
+            "failed": "✗ failed", "killed": "✗ killed"}.get(state, state)
 
 
 def runs_table(root: Path):
