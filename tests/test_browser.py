@@ -117,6 +117,8 @@ def test_train_watch_stop_compare_embed_similarity(server, page, tiny_model, tmp
         time.sleep(1.0)
     else:
         pytest.fail(f"step counter did not rise (first={first})")
+    pg.locator("[data-testid='stExpander'] summary").first.click()  # fold the form to show the live charts
+    pg.wait_for_timeout(2500)
     shot(pg, "train")
     run_dir = next(p for p in ckpts.iterdir() if p.is_dir())
     pg.get_by_role("button", name="⏹ Stop").click()
