@@ -295,16 +295,18 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
                 scaler.unscale_(optimizer)
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             step += 1
-            log_now = master and (step % cfg.log_every == 0 or step == max_steps)
-
-            # Stop / non-finite checks, agreed by every rank (CPU-GPU sync point).
-            stop[0] = float((master and runs.stop_requested(run_dir)) or step == cfg.stop_after)
-            stop[1] = float(not torch.isfinite(out["loss"]).item()
-                            or (not scaler.is_enabled() and not torch.isfinite(grad_norm).item()))
-            D.all_reduce_max(stop)
-            if stop[1] > 0:
-                raise TrainingError(f"non-finite loss or gradient at step {step}: loss={out['loss'].item():.6g}, "
-                                    f"grad_norm={grad_norm.item():.6g}; no checkpoint was written for this step")
+            # Checks, logs, evals and saves happen together at "check" steps, the loop's only
+            # CPU-GPU sync points (every step with the default --log-every 1).
+            check_now = (step % cfg.log_every == 0 or step == max_steps or step % cfg.eval_every == 0
+                         or step % save_every == 0 or step == cfg.stop_after)
+            if check_now:  # CPU-GPU sync point: stop request and non-finite values, agreed by every rank
+                stop[0] = float((master and runs.stop_requested(run_dir)) or step == cfg.stop_after)
+                stop[1] = float(not torch.isfinite(out["loss"]).item()
+                                or (not scaler.is_enabled() and not torch.isfinite(grad_norm).item()))
+                D.all_reduce_max(stop)
+                if stop[1] > 0:
+                    raise TrainingError(f"non-finite loss or gradient at step {step}: loss={out['loss'].item():.6g}, "
+                                        f"grad_norm={grad_norm.item():.6g}; no checkpoint was written for this step")
             lr = scheduler.get_last_lr()[0]
             if scaler.is_enabled():
                 scaler.step(optimizer)
@@ -313,11 +315,13 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
                 optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
+            if not check_now:
+                continue
 
-            # ------------------------------------------------------------ logging (sync point)
+            # ------------------------------------------------------------ logging (CPU-GPU sync point)
             sq = torch.stack([g_loss.pow(2).sum(), g_align.pow(2).sum(), g_uniform.pow(2).sum()])
             D.all_reduce_sum(sq)  # each rank holds the gradient rows of its own shard
-            if log_now:
+            if master:
                 gz, ga, gu = sq.sqrt().tolist()
                 record = {"step": step, "elapsed_s": round(time.time() - t0, 4), "lr": lr,
                           "loss": out["loss"].item(), "loss_align": out["align"].item(),
@@ -333,12 +337,12 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
                 writer.write(record)
                 progress.update(step - progress.n)
                 progress.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
-            if master and (step % save_every == 0 or step == max_steps or stop[0] > 0):
-                save_resumable()  # a stopped run can always be resumed
-            if master and (time.time() - last_status > 1.0 or step == max_steps):
-                runs.write_status(run_dir, step=step, best=best if best > -math.inf else None,
-                                  best_step=best_step, last_loss=out["loss"].item())
-                last_status = time.time()
+                if step % save_every == 0 or step == max_steps or stop[0] > 0:
+                    save_resumable()  # a stopped run can always be resumed
+                if time.time() - last_status > 1.0 or step == max_steps or stop[0] > 0:
+                    runs.write_status(run_dir, step=step, best=best if best > -math.inf else None,
+                                      best_step=best_step, last_loss=record["loss"])
+                    last_status = time.time()
             if stop[0] > 0:
                 state = "cancelled"
                 break

@@ -163,3 +163,10 @@ def test_step0_spearman_matches_independent_scipy(stsb_dir, tmp_path):
     cos = (embed(pairs.s1) * embed(pairs.s2)).sum(1).numpy()
     expected = spearmanr(cos, pairs.scores).statistic * 100
     assert logged == pytest.approx(expected, abs=0.01)
+
+
+def test_log_every_thins_the_stream_but_keeps_evals_and_saves(tiny_model, tmp_path):
+    run = train(tiny_cfg(tiny_model, tmp_path / "r", max_steps=7, log_every=3, eval_every=2, save_every=5))
+    recs = records(run)
+    assert [r["step"] for r in recs] == [0, 2, 3, 4, 5, 6, 7]  # logs, evals (every 2), saves (5), the end
+    assert all(EVAL_FIELDS <= set(r) for r in recs if r["step"] in (2, 4, 6, 7))
