@@ -1,5 +1,4 @@
 """STS: score checkpoints on STS12–16, STS-B and SICK-R; earlier results come from the run directories."""
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st

@@ -10,7 +10,7 @@ import sys
 from dataclasses import fields
 
 from .encoder import POOLERS, ModelLoadError
-from .losses import LOSSES, loss_hyperparameters
+from .losses import LOSSES
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, ModelLoadError, OSError)
 

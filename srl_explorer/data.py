@@ -86,7 +86,7 @@ class Pairs:
         return list(dict.fromkeys(self.s1 + self.s2))
 
 
-def _parse_score(value: str, where: str) -> float:
+def parse_score(value: str, where: str) -> float:
     try:
         x = float(value)
     except ValueError:
@@ -107,7 +107,7 @@ def parse_stsb(text: str, name: str) -> Pairs:
             continue
         if len(row) < 7:
             raise DataError(f"{name}: line {n} has {len(row)} tab-separated fields, STS-B rows need 7")
-        scores.append(_parse_score(row[4], f"{name}: line {n}"))
+        scores.append(parse_score(row[4], f"{name}: line {n}"))
         s1.append(row[5].strip())
         s2.append(row[6].strip())
     if not s1:
@@ -154,7 +154,7 @@ def parse_pairs(raw: bytes, name: str = "upload") -> Pairs:
         s1.append(a)
         s2.append(b)
         if isc is not None:
-            scores.append(_parse_score(row[isc], f"{name}: row {n}"))
+            scores.append(parse_score(row[isc], f"{name}: row {n}"))
     return Pairs(s1, s2, np.asarray(scores, dtype=np.float64) if isc is not None else None, name=name)
 
 

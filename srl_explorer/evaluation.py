@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
-from .data import DataError, Pairs, decode_text, parse_pairs, parse_stsb, read_bytes
+from .data import DataError, Pairs, decode_text, parse_pairs, parse_score, parse_stsb, read_bytes
 
 TASKS = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")
 SENTEVAL_STS = {  # folder, subsets (SentEval's lists; a subset whose input file is missing is skipped)
@@ -77,12 +76,7 @@ def load_senteval_sts(data_dir: Path, task: str) -> Task:
             parts = line.split("\t")
             if len(parts) < 2:
                 raise DataError(f"{inp.name}: line {n} needs two tab-separated sentences")
-            try:
-                score = float(g)
-            except ValueError:
-                raise DataError(f"{gs.name}: line {n}: score {g.strip()[:40]!r} is not a number") from None
-            if not math.isfinite(score):
-                raise DataError(f"{gs.name}: line {n}: score is not finite")
+            score = parse_score(g, f"{gs.name}: line {n}")
             s1.append(parts[0].strip())
             s2.append(parts[1].strip())
             scores.append(score)

@@ -174,7 +174,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
         (run_dir / runs.STOP_FILE).unlink(missing_ok=True)
         if not resume:
             runs.atomic_write_json(run_dir / "config.json", {**asdict(cfg), "world_size": dist_info.world_size})
-        status = runs.write_status(run_dir, state="running", pid=os.getpid(), host=socket.gethostname(),
+        runs.write_status(run_dir, state="running", pid=os.getpid(), host=socket.gethostname(),
                                    started=time.time(), step=0, max_steps=cfg.max_steps, error=None,
                                    loss_name=cfg.loss, world_size=dist_info.world_size)
     old_handlers = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
