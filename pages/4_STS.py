@@ -1,5 +1,4 @@
 """STS: score checkpoints on STS12–16, STS-B and SICK-R; earlier results come from the run directories."""
-
 import pandas as pd
 import streamlit as st
 
@@ -10,39 +9,44 @@ from srl_explorer.ui.common import SHARED_STSB_DEV, checkpoint_choices, checkpoi
 
 setup_page("STS", "📊")
 st.title("STS benchmarks")
-st.markdown("Spearman × 100, aggregated as SentEval does (STS12–16: all pairs of a year together). "
-            "Give a SentEval data folder, or leave it empty to download from the Hugging Face hub.")
+st.markdown("Spearman × 100, aggregated as SentEval does (STS12–16: all pairs of a year together; the average "
+            "over all seven tasks is the paper's number). Give a SentEval data folder (or a folder holding "
+            "STS-B's `sts-dev.csv`), or leave it empty to download the tasks from the Hugging Face hub.")
 choices = checkpoint_choices()
 picked = st.multiselect("Checkpoints", list(choices), default=list(choices)[:1])
 c1, c2, c3 = st.columns([2, 1, 2])
 default_dir = str(SHARED_STSB_DEV.parent) if SHARED_STSB_DEV.exists() else ""
 tasks = c1.multiselect("Tasks", TASKS, default=["stsb"] if default_dir else list(TASKS))
-split = c2.radio("Split", ["dev", "test"], horizontal=True, help="STS-B and SICK-R split; STS12–16 only have test")
+split = c2.radio("Split", ["dev", "test"], index=0 if default_dir else 1, horizontal=True,
+                 help="STS-B and SICK-R split; STS12–16 only have test data")
 data_dir = c3.text_input("SentEval data folder", value=default_dir)
 
-if st.button("Evaluate", type="primary") and picked and tasks:
+session_results = st.session_state.setdefault("sts_results", {})  # checkpoints outside any run folder
+if st.button("Evaluate", type="primary", disabled=not (picked and tasks)):
     for label in picked:
         path, pooler = choices[label]
         enc = get_encoder(path, pooler)
         if enc is None:
             continue
-        with st.spinner(f"Evaluating {label}…"):
-            try:
-                res = evaluate_model(enc, tasks, split, data_dir or None)
-            except (ValueError, OSError) as e:
-                st.error(str(e))
-                continue
-        rc = run_and_checkpoint(path)
-        if rc:
-            save_run_results(rc[0], rc[1], res)
-        st.session_state.setdefault("sts_results", {})[label] = res
+        try:
+            with st.spinner(f"Evaluating {label}…"):
+                res = evaluate_model(enc, tasks, split, data_dir.strip() or None)
+        except (ValueError, OSError) as e:
+            st.error(str(e))
+            continue
+        in_run = run_and_checkpoint(path) if pooler is None else None  # a run's own checkpoint
+        if in_run:
+            save_run_results(in_run[0], in_run[1], res)
+        else:
+            session_results[f"{label} · {split}"] = res
 
-results = dict(st.session_state.get("sts_results", {}))
+results = {}
 for r in runs.list_runs(checkpoint_root()):
     for ckpt, res in load_run_results(r.path).items():
-        results.setdefault(f"{r.name} · {ckpt}", res)
+        results[f"{r.name} · {ckpt.replace(':', ' · ')}"] = res
+results.update(session_results)
 if not results:
-    st.info("No results yet.")
+    st.info("No results yet: pick checkpoints and press Evaluate.")
     st.stop()
 rows = []
 for label, res in results.items():

@@ -3,7 +3,7 @@ import streamlit as st
 
 from srl_explorer.data import DataError, parse_pairs
 from srl_explorer.similarity import correlations, score_pairs
-from srl_explorer.ui.common import checkpoint_choices, get_encoder, setup_page
+from srl_explorer.ui.common import checkpoint_choices, get_encoder, read_upload, setup_page
 
 setup_page("Similarity", "🔍")
 st.title("Similarity")
@@ -12,12 +12,12 @@ st.markdown("Upload a CSV or TSV with columns `sentence1`, `sentence2` and optio
 choices = checkpoint_choices()
 label = st.selectbox("Checkpoint", list(choices))
 upload = st.file_uploader("Pairs file", type=["csv", "tsv", "txt"])
-pasted = st.text_area("…or paste pairs", placeholder="sentence1,sentence2,score\nA man plays guitar.,A man is playing a guitar.,4.8")
-
-raw, name = (upload.getvalue(), upload.name) if upload is not None else (pasted.encode(), "pasted text")
+pasted = st.text_area("…or paste pairs", max_chars=1_000_000,
+                      placeholder="sentence1,sentence2,score\nA man plays guitar.,A man is playing a guitar.,4.8")
 if upload is None and not pasted.strip():
     st.stop()
 try:
+    raw, name = (read_upload(upload), upload.name) if upload is not None else (pasted.encode(), "pasted text")
     pairs = parse_pairs(raw, name)
 except DataError as e:
     st.error(str(e))

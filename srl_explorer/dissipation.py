@@ -157,6 +157,26 @@ def _single_thread():
             torch.set_num_threads(before)
 
 
+def explain_at(sw: Sweep, cosine: float) -> list[dict]:
+    """One row per loss at the grid point nearest ``cosine``: its pull, the pull relative to
+    c = 0, and what limits it (InfoNCE's 1 - p_pos, or whether a hinge is met)."""
+    i = int(np.abs(sw.pos_cos - cosine).argmin())
+    c = float(sw.pos_cos[i])
+    rows = []
+    for name, g in sw.grad.items():
+        pull, start = abs(float(g[i])), abs(float(g[0]))
+        if name == "infonce":
+            p = float(infonce_pos_prob(np.array([c]), sw.neg_cos, sw.settings["temp"])[0])
+            note = f"scaled by 1 − p_pos = {1 - p:.3g}"
+        elif name in ("dcl_hinge", "mpt", "met", "mat"):
+            note = "margin met: no gradient" if pull == 0 else "hinge active: full pull"
+        else:
+            note = "no dissipation factor"
+        rows.append({"loss": name, "cosine": c, "pull": pull,
+                     "relative to c = 0": pull / start if start > 0 else float("nan"), "why": note})
+    return rows
+
+
 def sweep_chart(sw: Sweep, normalize: bool = False, mark: float | None = None):
     """A :class:`srl_explorer.report.Chart` of |B · dL/dc| against c, one line per loss.
 

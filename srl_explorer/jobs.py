@@ -1,28 +1,41 @@
-"""Launch, describe and stop training runs as separate processes (never threads of the UI server).
+"""Launch, describe, watch and stop training runs as separate processes (never threads of the UI).
 
-A run is owned by its directory: the process writes status.json and metrics.jsonl there,
-so closing or reloading the browser never kills or orphans it.
+A run is owned by its directory, not by whoever started it: the trainer writes ``status.json``
+and ``metrics.jsonl`` there and runs in its own session, so closing or reloading the browser,
+or restarting the app, never kills or orphans it. Anyone can find it again with
+``runs.list_runs`` and stop it with :func:`stop`.
+
+    proc = launch({"loss": "mpt", "max_steps": 200}, "checkpoints/my-run")
+    cli_command(cfg)            # python -m srl_explorer train --loss mpt --max-steps 200
+    torchrun_command(cfg, 4)    # torchrun --nproc_per_node=4 -m srl_explorer train ...
+    stop("checkpoints/my-run")  # STOP file, then SIGTERM if it is still alive after a grace period
 """
 from __future__ import annotations
 
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from . import runs
+from .data import DataError, parse_lines
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FLAG_ORDER = ("loss", "model", "pooler", "train_file", "dev_file", "max_steps", "batch_size", "lr",
-              "max_seq_length", "eval_every", "seed", "temp", "margin", "lam", "alpha", "t", "dropout", "output_dir")
+FLAG_ORDER = ("loss", "model", "pooler", "train_file", "dev_file", "max_train_sentences", "max_steps", "batch_size",
+              "lr", "max_seq_length", "eval_every", "seed", "temp", "margin", "lam", "alpha", "t", "dropout",
+              "output_dir")
+STOP_GRACE_S = 30.0
 
 
+# --------------------------------------------------------------------------- commands
 def train_args(cfg: dict[str, Any]) -> list[str]:
-    """``python -m srl_explorer train`` arguments for a config dict (``None`` values are left out)."""
+    """``python -m srl_explorer train`` arguments for a config dict (``None``/empty values are left out)."""
     args: list[str] = []
     for key in FLAG_ORDER:
         value = cfg.get(key)
@@ -35,66 +48,199 @@ def train_args(cfg: dict[str, Any]) -> list[str]:
 
 
 def cli_command(cfg: dict[str, Any]) -> str:
+    """The shell command that trains ``cfg`` in one process."""
     return shlex.join(["python", "-m", "srl_explorer", "train", *train_args(cfg)])
 
 
 def torchrun_command(cfg: dict[str, Any], nproc_per_node: int = 2, nnodes: int = 1,
                      rdzv_endpoint: str | None = None) -> str:
-    """The matching multi-GPU command; ``batch_size`` stays per process (global = N x batch)."""
+    """The matching multi-GPU (and multi-node) command; ``batch_size`` stays per process,
+    so the global batch is nproc_per_node x nnodes x batch_size."""
     from .distributed import torchrun_command as build
     return shlex.join(build(train_args(cfg), nproc_per_node, nnodes, rdzv_endpoint))
 
 
+# --------------------------------------------------------------------------- checks
+def _looks_like_path(x: str) -> bool:
+    return x.startswith(("/", ".", "~")) or Path(x).expanduser().exists() or Path(x).suffix.lower() in (
+        ".txt", ".csv", ".tsv")
+
+
+def preflight(cfg: dict[str, Any]) -> None:
+    """Fail fast, with one line, on what the trainer would reject: bad numbers, missing local files."""
+    from .train import TrainConfig
+    TrainConfig.from_dict({k: v for k, v in cfg.items() if v is not None}).validate()
+    model = cfg.get("model")
+    if model and _looks_like_path(str(model)) and not Path(str(model)).expanduser().is_dir():
+        raise DataError(f"{model}: no such model directory")
+    for key in ("train_file", "dev_file"):
+        value = cfg.get(key)
+        if value and _looks_like_path(str(value)) and not Path(str(value)).expanduser().is_file():
+            raise DataError(f"{value}: no such file ({key.replace('_', ' ')})")
+
+
+def corpus_from_upload(raw: bytes, name: str, batch_size: int) -> list[str]:
+    """Sentences of an uploaded ``.txt`` (one per line); refuses fewer sentences than one batch."""
+    lines = parse_lines(raw, name)
+    if len(lines) < batch_size:
+        raise DataError(f"{name}: {len(lines)} sentence(s), fewer than the batch size {batch_size}; "
+                        f"upload more lines or lower the batch size")
+    return lines
+
+
+# --------------------------------------------------------------------------- launching
 def launch(cfg: dict[str, Any], run_dir: str | os.PathLike) -> subprocess.Popen:
-    """Start the trainer in its own session; output goes to ``<run_dir>/train.log``."""
+    """Start the trainer in its own session with ``cfg`` into ``run_dir``; stdout and stderr go to
+    ``<run_dir>/train.log``. The run is listed (state running) as soon as this returns."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = {**cfg, "output_dir": str(run_dir)}
-    log = open(run_dir / "train.log", "ab")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-           "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "srl_explorer", "train", *train_args(cfg)], cwd=PROJECT_ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
-    log.close()
+    command = [sys.executable, "-m", "srl_explorer", "train", *train_args(cfg)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    runs.atomic_write_json(run_dir / "config.json", cfg)  # the trainer rewrites it in full
+    with open(run_dir / "train.log", "ab") as log:
+        proc = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     runs.atomic_write_json(run_dir / "launch.json", {"pid": proc.pid, "started": time.time(),
                                                      "command": cli_command(cfg)})
+    if not (run_dir / "status.json").exists():  # the trainer needs seconds to import torch first
+        runs.atomic_write_json(run_dir / "status.json", {
+            "state": "running", "pid": proc.pid, "host": socket.gethostname(), "started": time.time(),
+            "step": 0, "max_steps": cfg.get("max_steps"), "loss_name": cfg.get("loss")})
     return proc
 
 
-def wait_for_status(run_dir: str | os.PathLike, timeout: float = 60.0) -> dict:
-    """Wait until the launched process has written status.json (or died); returns the status."""
-    run_dir, deadline = Path(run_dir), time.time() + timeout
-    launched = runs.read_json(run_dir / "launch.json", {}) or {}
-    while time.time() < deadline:
-        if (run_dir / "status.json").exists():
-            return runs.read_status(run_dir)
-        if launched.get("pid") and not runs.pid_alive(launched["pid"]):
-            return {"state": "failed", "error": last_log_line(run_dir)}
-        time.sleep(0.2)
-    return {"state": "unknown", "error": "the trainer did not start in time"}
+def start_run(cfg: dict[str, Any], root: str | os.PathLike, upload: tuple[bytes, str] | None = None,
+              registry: "JobRegistry | None" = None) -> Path:
+    """Check ``cfg``, create a fresh run directory under ``root`` (an uploaded ``.txt`` corpus,
+    ``(raw bytes, file name)``, is saved into it as corpus.txt) and launch the trainer there."""
+    cfg = dict(cfg)
+    lines = corpus_from_upload(upload[0], upload[1], int(cfg.get("batch_size") or 64)) if upload else None
+    preflight(cfg)
+    root = Path(root)
+    while True:  # two sessions may start a run in the same second
+        run_dir = runs.run_dir_for(runs.new_run_name(cfg.get("loss", "run"), root), root)
+        try:
+            run_dir.mkdir(parents=True)
+            break
+        except FileExistsError:
+            continue
+    if lines is not None:
+        (run_dir / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        cfg["train_file"] = str(run_dir / "corpus.txt")
+    (registry.launch if registry is not None else launch)(cfg, run_dir)
+    return run_dir
 
 
+class JobRegistry:
+    """Processes launched by this app process (thread-safe). Only used to reap finished children;
+    whether a run is alive is always read from its directory, never from here."""
+
+    def __init__(self) -> None:
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+
+    def launch(self, cfg: dict[str, Any], run_dir: str | os.PathLike) -> subprocess.Popen:
+        proc = launch(cfg, run_dir)
+        with self._lock:
+            self._procs[str(Path(run_dir).resolve())] = proc
+        return proc
+
+    def reap(self) -> int:
+        """Collect exited children (no zombies); returns how many are still running."""
+        with self._lock:
+            for key, proc in list(self._procs.items()):
+                if proc.poll() is not None:
+                    del self._procs[key]
+            return len(self._procs)
+
+
+# --------------------------------------------------------------------------- watching
 def last_log_line(run_dir: str | os.PathLike) -> str:
+    """The last non-empty line of ``train.log`` ("" when there is none)."""
     try:
-        lines = [ln for ln in Path(run_dir, "train.log").read_text(errors="replace").splitlines() if ln.strip()]
+        with open(Path(run_dir, "train.log"), "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 8192))
+            tail = f.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
+    lines = [ln.strip() for ln in tail.replace("\r", "\n").splitlines() if ln.strip()]
     return lines[-1] if lines else ""
 
 
-def stop(run_dir: str | os.PathLike, grace: float = 30.0) -> None:
-    """Ask the run to stop (STOP file); if its process is still alive after ``grace`` s, SIGTERM it."""
-    run_dir = Path(run_dir)
+def run_status(run_dir: str | os.PathLike) -> dict:
+    """``runs.read_status`` plus the reason from ``train.log`` when the process died before the
+    trainer could record one (e.g. a bad command-line argument)."""
+    status = runs.read_status(run_dir)
+    if status.get("state") in ("killed", "unknown"):
+        line = last_log_line(run_dir)
+        if line.startswith("error:"):
+            status = {**status, "state": "failed", "error": line.removeprefix("error:").strip()}
+    return status
+
+
+def eta_seconds(records: list[dict], step: int, max_steps: int | None) -> float | None:
+    """Remaining seconds from the mean wall time per training step so far (evaluations included)."""
+    timed = [(r["step"], r["elapsed_s"]) for r in records
+             if "loss" in r and isinstance(r.get("elapsed_s"), (int, float)) and isinstance(r.get("step"), int)]
+    if not max_steps or len(timed) < 2 or step >= max_steps:
+        return None
+    (s0, t0), (s1, t1) = timed[0], timed[-1]
+    return (t1 - t0) / max(1, s1 - s0) * (max_steps - step)
+
+
+# --------------------------------------------------------------------------- stopping
+def _signal(pid: int, sig: int) -> None:
+    """Signal the process group when ``pid`` leads one (launched here), else the process."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _terminate_after(run_dir: Path, pid: int, host: str | None, grace: float) -> bool:
+    """Wait up to ``grace`` s for the run to end by itself, then SIGTERM it. True if it was signalled."""
+    deadline = time.time() + grace
+    while time.time() < deadline:
+        if not runs.pid_alive(pid, host) or runs.read_status(run_dir).get("state") != runs.LIVE:
+            return False
+        time.sleep(0.2)
+    if host and host != socket.gethostname():
+        return False  # cannot signal another machine; the STOP file is all we can do
+    if runs.pid_alive(pid):
+        _signal(pid, signal.SIGTERM)
+        return True
+    return False
+
+
+def _request(run_dir: Path) -> tuple[int, str | None] | None:
+    """Write the STOP file; (pid, host) of the process to watch, or None when it is not running."""
     runs.request_stop(run_dir)
     status = runs.read_status(run_dir)
-    pid = status.get("pid")
-    if not pid or status.get("state") != "running":
-        return
-    deadline = time.time() + grace
-    while time.time() < deadline and runs.pid_alive(pid):
-        if runs.read_status(run_dir).get("state") != "running":
-            return
-        time.sleep(0.2)
-    if runs.pid_alive(pid):
-        os.kill(pid, signal.SIGTERM)
+    if status.get("state") != runs.LIVE or not status.get("pid"):
+        return None
+    return status["pid"], status.get("host")
+
+
+def stop(run_dir: str | os.PathLike, grace: float = STOP_GRACE_S) -> bool:
+    """Ask a run to stop: a STOP file (it ends as ``cancelled`` after its current step), then
+    SIGTERM (also ``cancelled``) if it is still alive after ``grace`` seconds. Blocks; returns
+    whether SIGTERM was needed."""
+    target = _request(Path(run_dir))
+    return bool(target) and _terminate_after(Path(run_dir), *target, grace)
+
+
+def stop_async(run_dir: str | os.PathLike, grace: float = STOP_GRACE_S) -> threading.Thread | None:
+    """:func:`stop` for the UI: the STOP file is written now, the SIGTERM fallback waits in a
+    daemon thread (returned; None when the run is not running)."""
+    target = _request(Path(run_dir))
+    if not target:
+        return None
+    t = threading.Thread(target=_terminate_after, args=(Path(run_dir), *target, grace),
+                         name=f"stop-{Path(run_dir).name}", daemon=True)
+    t.start()
+    return t

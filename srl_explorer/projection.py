@@ -1,93 +1,220 @@
-"""2-D projections (UMAP, PCA), clusters and nearest neighbours for the Embeddings page.
+"""2-D projections (UMAP, PCA), KMeans clusters and nearest neighbours for the Embeddings page.
 
-Projections are cached by a hash of the embeddings and settings, so re-colouring never
-recomputes them. ``warm_up_umap`` compiles umap-learn's numba code in the background
-when the app starts (a cold first UMAP costs ~40 s here).
+Results are cached by a hash of the embeddings and the settings, so re-colouring or toggling
+pair lines never recomputes them. UMAP runs in one long-lived worker process: numba's
+compiled kernels live there, and compiling them (~25-40 s cold on this machine) never holds
+the GIL of the app's server. ``warm_up_umap()`` starts that worker and compiles the kernels
+in the background when the app starts, so the first map does not wait for it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import multiprocessing
+import os
+import sys
 import threading
 import time
+import types
 from collections import OrderedDict
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
 METHODS = ("UMAP", "PCA")
-_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
-_LOCK = threading.Lock()
-_WARM = {"started": False, "done": False, "seconds": None, "error": None}
+MAX_UMAP_POINTS = 4000  # below 4096 umap-learn uses exact kNN, the path the warm-up compiles
+_CACHE_SIZE = 64
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_lock = threading.Lock()
+_warm_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_warm: Future | None = None
+_warm_started = 0.0
 
 
-def _key(x: np.ndarray, *settings) -> str:
-    h = hashlib.sha1(np.ascontiguousarray(x, dtype=np.float32).tobytes())
-    h.update(repr(settings).encode())
+# --------------------------------------------------------------------------- cache
+def content_key(x: np.ndarray, *settings) -> str:
+    """sha1 of the array's bytes, shape and the settings."""
+    x = np.ascontiguousarray(x)
+    h = hashlib.sha1(x.tobytes())
+    h.update(repr((x.shape, str(x.dtype), settings)).encode())
     return h.hexdigest()
 
 
-def project(x: np.ndarray, method: str = "UMAP", seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
-    """(N, d) embeddings -> (N, 2) coordinates, cached. UMAP uses the cosine metric."""
-    if method not in METHODS:
-        raise ValueError(f"unknown projection {method!r}; choose UMAP or PCA")
-    if len(x) < 3:
-        raise ValueError("need at least 3 sentences to project")
-    key = _key(x, method, seed, n_neighbors)
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    if method == "PCA":
-        from sklearn.decomposition import PCA
-        out = PCA(n_components=2, random_state=seed).fit_transform(x)
-    else:
-        import umap
-        out = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(x) - 1), metric="cosine",
-                        random_state=seed, n_jobs=1).fit_transform(x)
-    out = np.asarray(out, dtype=np.float32)
-    with _LOCK:
-        _CACHE[key] = out
-        while len(_CACHE) > 32:
-            _CACHE.popitem(last=False)
+def _cached(key: str, compute) -> np.ndarray:
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    out = compute()
+    out.flags.writeable = False  # shared between sessions
+    with _lock:
+        _cache[key] = out
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
     return out
 
 
-def clusters(x: np.ndarray, k: int = 8, seed: int = 0) -> np.ndarray:
-    """KMeans labels (N,) on the embeddings."""
-    from sklearn.cluster import KMeans
-    k = max(1, min(k, len(x)))
-    return KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(x)
+def cache_info() -> int:
+    """Number of cached results."""
+    with _lock:
+        return len(_cache)
 
 
-def nearest(query: np.ndarray, x: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k rows of normalized ``x`` (N, d) by cosine to ``query`` (d,): (indices, cosines)."""
-    sims = x @ query
-    idx = np.argsort(-sims)[:k]
-    return idx, sims[idx]
+# --------------------------------------------------------------------------- UMAP worker
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit when the app's process is gone (never an orphan)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2.0)
+        os._exit(0)
+    threading.Thread(target=watch, daemon=True).start()
 
 
-def warm_up_umap(n: int = 4500, dim: int = 32) -> threading.Thread | None:
-    """Compile UMAP's numba kernels in a daemon thread (once per process). Uses > 4096 points so the
-    nearest-neighbour-descent path that large sets take is compiled too."""
-    with _LOCK:
-        if _WARM["started"]:
-            return None
-        _WARM["started"] = True
+def _umap_fit(x: np.ndarray, seed: int, n_neighbors: int, n_epochs: int | None = None) -> np.ndarray:
+    """Runs in the worker: (N, d) -> (N, 2) float32, cosine metric, single-threaded and seeded."""
+    import umap
+    reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(x) - 1), metric="cosine",
+                        random_state=seed, n_jobs=1, n_epochs=n_epochs)
+    return np.asarray(reducer.fit_transform(x), dtype=np.float32)
 
-    def work():
-        t0 = time.time()
-        try:
-            import umap
-            rng = np.random.default_rng(0)
-            umap.UMAP(n_components=2, metric="cosine", random_state=0, n_jobs=1, n_epochs=20).fit_transform(
-                rng.normal(size=(n, dim)).astype(np.float32))
-        except Exception as e:  # noqa: BLE001 - warm-up is best effort; the real call reports errors
-            _WARM["error"] = str(e)
-        _WARM.update(done=True, seconds=time.time() - t0)
 
-    t = threading.Thread(target=work, name="umap-warmup", daemon=True)
-    t.start()
-    return t
+def _umap_warm() -> float:
+    """Runs in the worker: compile umap-learn's kernels on random normalized data; returns seconds."""
+    t0 = time.time()
+    x = np.random.default_rng(0).normal(size=(300, 64)).astype(np.float32)
+    _umap_fit(x / np.linalg.norm(x, axis=1, keepdims=True), 0, 15, n_epochs=30)
+    return time.time() - t0
+
+
+@contextlib.contextmanager
+def _neutral_main():
+    """Streamlit installs the page script as ``__main__``; a spawned child would re-run it.
+    The worker is started (on submit) with an empty ``__main__`` in its place."""
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = saved
+
+
+def _submit(fn, *args) -> Future:
+    pool = _get_pool()
+    with _lock, _neutral_main():
+        return pool.submit(fn, *args)
+
+
+def _get_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_watch_parent, initargs=(os.getpid(),))
+        return _pool
+
+
+def _reset_pool() -> None:
+    global _pool, _warm
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+        _pool, _warm = None, None
+
+
+def warm_up_umap() -> Future:
+    """Start the UMAP worker and compile its kernels in the background (once per process)."""
+    global _warm, _warm_started
+    with _warm_lock:
+        if _warm is None:
+            _warm_started = time.time()
+            _warm = _submit(_umap_warm)
+        return _warm
 
 
 def warm_up_state() -> dict:
-    return dict(_WARM)
+    """{started, done, seconds (compile time in the worker), error}."""
+    with _lock:
+        fut = _warm
+    if fut is None:
+        return {"started": False, "done": False, "seconds": None, "error": None}
+    if not fut.done():
+        return {"started": True, "done": False, "seconds": time.time() - _warm_started, "error": None}
+    err = fut.exception()
+    return {"started": True, "done": True, "seconds": None if err else fut.result(),
+            "error": None if err is None else f"{type(err).__name__}: {err}"}
+
+
+def shutdown_worker() -> None:
+    """Stop the UMAP worker (it also exits on its own when this process ends)."""
+    _reset_pool()
+
+
+def _umap(x: np.ndarray, seed: int, n_neighbors: int) -> np.ndarray:
+    for attempt in (1, 2):
+        try:
+            return _submit(_umap_fit, x, seed, n_neighbors).result()
+        except BrokenProcessPool:  # the worker died (e.g. out of memory): start a fresh one once
+            _reset_pool()
+            if attempt == 2:
+                raise RuntimeError("the UMAP worker process crashed; try PCA or fewer sentences") from None
+    raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------- public API
+def project(x: np.ndarray, method: str = "UMAP", seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
+    """(N, d) embeddings -> (N, 2) coordinates, cached by content. UMAP uses the cosine metric."""
+    if method not in METHODS:
+        raise ValueError(f"unknown projection {method!r}; choose UMAP or PCA")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 2 or len(x) < 3:
+        raise ValueError(f"need at least 3 sentences to project, got {len(x)}")
+    if method == "UMAP" and len(x) > MAX_UMAP_POINTS:
+        raise ValueError(f"UMAP is limited to {MAX_UMAP_POINTS:,} sentences here, got {len(x):,}; use PCA or fewer pairs")
+
+    def compute() -> np.ndarray:
+        if method == "PCA":
+            from sklearn.decomposition import PCA
+            return PCA(n_components=2, random_state=seed).fit_transform(x).astype(np.float32)
+        return _umap(x, seed, n_neighbors)
+
+    return _cached(content_key(x, method, seed, n_neighbors), compute)
+
+
+def clusters(x: np.ndarray, k: int = 8, seed: int = 0) -> np.ndarray:
+    """KMeans labels (N,) int of the (N, d) embeddings, cached by content."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    k = max(1, min(k, len(x)))
+
+    def compute() -> np.ndarray:
+        from sklearn.cluster import KMeans
+        return KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(x).astype(np.int32)
+
+    return _cached(content_key(x, "kmeans", k, seed), compute)
+
+
+def nearest(query: np.ndarray, x: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k rows of L2-normalized ``x`` (N, d) by cosine to a normalized ``query`` (d,):
+    (indices (k,), cosines (k,)), most similar first."""
+    sims = x @ query  # (N,)
+    k = min(k, len(sims))
+    idx = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+    idx = idx[np.argsort(-sims[idx], kind="stable")]
+    return idx, sims[idx]
+
+
+def sentence_set(s1: list[str], s2: list[str], scores: np.ndarray | None = None,
+                 max_pairs: int | None = None) -> tuple[list[str], np.ndarray, list[tuple[int, int]]]:
+    """The unique sentences of the first ``max_pairs`` pairs (first-seen order), each one's gold
+    score (N,) float (NaN without scores; a sentence in several pairs keeps its first pair's score),
+    and the (i, j) sentence indices of every pair."""
+    n = len(s1) if max_pairs is None else min(max_pairs, len(s1))
+    sentences = list(dict.fromkeys(s1[:n] + s2[:n]))
+    index = {s: i for i, s in enumerate(sentences)}
+    gold = np.full(len(sentences), np.nan)
+    pairs = [(index[a], index[b]) for a, b in zip(s1[:n], s2[:n])]
+    if scores is not None:
+        for (i, j), g in zip(reversed(pairs), scores[:n][::-1]):
+            gold[i] = gold[j] = g
+    return sentences, gold, pairs

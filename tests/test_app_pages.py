@@ -1,7 +1,9 @@
-"""AppTest for every page, with a finished tiny run and a run in progress."""
+"""AppTest for every page, with a finished tiny run (real training) and a run in progress
+(status running with the pid of a live process, and some metric lines)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -9,12 +11,29 @@ from pathlib import Path
 
 import pytest
 
-from srl_explorer import runs
+from srl_explorer import projection, runs
 from srl_explorer.train import TrainConfig, train
 
 st_testing = pytest.importorskip("streamlit.testing.v1")
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["pages/1_Train.py", "pages/2_Compare.py", "pages/3_Embeddings.py", "pages/4_STS.py", "pages/5_Similarity.py"]
+LIVE_RECORDS = [
+    {"step": 0, "elapsed_s": 0, "lr": 3e-5, "stsb_dev_spearman": 10.0, "dev_align": 0.5, "dev_uniform": -2.0},
+    {"step": 1, "elapsed_s": 1.0, "loss": 2.0, "pos_prob": 0.2, "grad_norm": 1.0, "grad_norm_z": 0.5,
+     "grad_norm_align": 0.4, "grad_norm_uniform": 0.3, "align": 0.3, "uniform": -2.1},
+    {"step": 2, "elapsed_s": 2.0, "loss": 1.5, "pos_prob": 0.4, "grad_norm": 0.8, "grad_norm_z": 0.4,
+     "grad_norm_align": 0.3, "grad_norm_uniform": 0.3, "align": 0.3, "uniform": -2.2}]
+
+
+def fake_live_run(root: Path, name: str, pid: int) -> Path:
+    """A run in progress as the trainer leaves it: config, status (running, live pid), metric lines."""
+    live = root / name
+    live.mkdir()
+    runs.atomic_write_json(live / "config.json", {"loss": "infonce", "model": "unused", "pooler": "avg", "max_steps": 100})
+    runs.atomic_write_json(live / "status.json", {"state": "running", "pid": pid, "step": 2, "max_steps": 100,
+                                                  "started": time.time(), "loss_name": "infonce"})
+    (live / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in LIVE_RECORDS))
+    return live
 
 
 @pytest.fixture(scope="module")
@@ -22,79 +41,178 @@ def ckpt_root(tiny_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("checkpoints")
     train(TrainConfig(model=tiny_model, loss="mpt", max_steps=3, batch_size=8, eval_every=2,
                       max_train_sentences=100, output_dir=str(root / "done-mpt")))
-    live = root / "live-infonce"
-    live.mkdir()
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    runs.atomic_write_json(live / "config.json", {"loss": "infonce", "model": tiny_model, "pooler": "avg", "max_steps": 100})
-    runs.atomic_write_json(live / "status.json", {"state": "running", "pid": sleeper.pid, "step": 2, "max_steps": 100,
-                                                  "started": time.time()})
-    (live / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
-        {"step": 0, "elapsed_s": 0, "stsb_dev_spearman": 10.0, "dev_align": 0.5, "dev_uniform": -2.0},
-        {"step": 1, "elapsed_s": 1.0, "loss": 2.0, "pos_prob": 0.2, "grad_norm": 1.0, "align": 0.3, "uniform": -2.1},
-        {"step": 2, "elapsed_s": 2.0, "loss": 1.5, "pos_prob": 0.4, "grad_norm": 0.8, "align": 0.3, "uniform": -2.2}]))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])
+    fake_live_run(root, "live-infonce", sleeper.pid)
     yield root
     sleeper.kill()
+    sleeper.wait()
 
 
 @pytest.fixture
 def app(ckpt_root, monkeypatch):
     monkeypatch.setenv("SRL_CHECKPOINTS", str(ckpt_root))
+    monkeypatch.setenv("SRL_UMAP_WARMUP", "0")  # UMAP has its own test; the pages default to PCA until warm
     monkeypatch.chdir(ROOT)
-    return st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_page(at, page: str):
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def charts(at) -> list:
+    return at.get("plotly_chart")
 
 
 def test_home_lists_runs(app):
-    app.run()
-    assert not app.exception
     table = app.dataframe[0].value
     assert set(table["run"]) == {"done-mpt", "live-infonce"}
-    assert any("running" in s for s in table["status"])
+    row = table.set_index("run").loc["done-mpt"]
+    assert "finished" in row["status"] and row["step"] == "3/3" and row["loss fn"] == "mpt"
+    assert "running" in table.set_index("run").loc["live-infonce", "status"]
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(app, page):
-    app.run()
-    app.switch_page(page).run()
-    assert not app.exception, app.exception
+    open_page(app, page)
 
 
 def test_train_page_shows_live_run_and_commands(app):
-    app.run()
-    app.switch_page("pages/1_Train.py").run()
-    assert not app.exception
+    open_page(app, "pages/1_Train.py")
     codes = [c.value for c in app.code]
-    assert any(c.startswith("python -m srl_explorer train") for c in codes)
-    assert any(c.startswith("torchrun --nproc_per_node=2") for c in codes)
-    run_box = [s for s in app.selectbox if s.label == "Run"][0]
-    assert run_box.value == "live-infonce"  # the live run is shown by default
+    assert any(c.startswith("python -m srl_explorer train --loss infonce") for c in codes)
+    assert any(c.startswith("torchrun --nproc_per_node=2 -m srl_explorer train --loss infonce") for c in codes)
+    run_box = next(s for s in app.selectbox if s.label == "Run")
+    assert run_box.value == "live-infonce"  # a fresh session (a reloaded tab) finds the live run
     assert any("step 2/100" in str(p.proto) for p in app.get("progress"))
+    assert [b for b in app.button if b.label == "Stop run"]
+    assert len(charts(app)) == 1
 
 
-def test_train_page_failed_run_shows_error(app, ckpt_root):
+def test_train_page_hyperparameters_follow_the_loss(app):
+    open_page(app, "pages/1_Train.py")
+    next(s for s in app.selectbox if s.label == "Loss").select("align_uniform").run()
+    assert {n.label: n.value for n in app.number_input if n.label in ("lam", "alpha", "t")} == \
+        {"lam": 0.5, "alpha": 2.0, "t": 2.0}
+    assert any("--lam 0.5 --alpha 2.0 --t 2.0" in c.value for c in app.code)
+    next(n for n in app.number_input if n.label == "Nodes").set_value(2).run()
+    assert any("--nnodes=2" in c.value and "--rdzv-endpoint=HOST:29500" in c.value for c in app.code)
+
+
+@pytest.fixture
+def scratch(ckpt_root):
+    """Names of extra runs a test adds to the shared root; removed afterwards."""
+    names: list[str] = []
+    yield names
+    for n in names:
+        shutil.rmtree(ckpt_root / n, ignore_errors=True)
+
+
+def test_stop_button_requests_a_stop(app, ckpt_root, scratch):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])
+    scratch.append("live-to-stop")
+    try:
+        run = fake_live_run(ckpt_root, "live-to-stop", sleeper.pid)
+        app.query_params["run"] = "live-to-stop"
+        open_page(app, "pages/1_Train.py")
+        assert next(s for s in app.selectbox if s.label == "Run").value == "live-to-stop"
+        next(b for b in app.button if b.label == "Stop run").click().run()
+        assert not app.exception
+        assert runs.stop_requested(run)
+        assert any("Stopping" in c.value for c in app.caption)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_train_page_failed_run_shows_error(app, ckpt_root, scratch):
+    scratch.append("failed-run")
     bad = ckpt_root / "failed-run"
-    bad.mkdir(exist_ok=True)
+    bad.mkdir()
     runs.atomic_write_json(bad / "status.json", {"state": "failed", "error": "non-finite loss at step 4: loss=nan",
                                                  "step": 4, "max_steps": 10, "started": 1.0})
-    app.run()
-    app.switch_page("pages/1_Train.py").run()
-    [s for s in app.selectbox if s.label == "Run"][0].select("failed-run").run()
+    open_page(app, "pages/1_Train.py")
+    next(s for s in app.selectbox if s.label == "Run").select("failed-run").run()
     assert any("loss=nan" in e.value for e in app.error)
 
 
-def test_upload_validation_on_train_page(app):
-    app.run()
-    app.switch_page("pages/1_Train.py").run()
+def test_train_form_errors_are_messages(app):
+    open_page(app, "pages/1_Train.py")
     app.radio[0].set_value("Local path").run()
-    app.button[0].click().run()
+    next(b for b in app.button if b.label == "Start training").click().run()
     assert any("enter a model id or path" in e.value for e in app.error)
+    next(t for t in app.text_input if t.label == "Model id or path").input("/no/such/model").run()
+    next(b for b in app.button if b.label == "Start training").click().run()
+    assert any("/no/such/model: no such model directory" in e.value for e in app.error)
     assert not app.exception
+
+
+def test_compare_overlays_runs_and_tables_them(app):
+    open_page(app, "pages/2_Compare.py")
+    assert set(app.multiselect[0].value) == {"done-mpt", "live-infonce"}
+    table = app.dataframe[0].value
+    assert set(table["run"]) == {"done-mpt", "live-infonce"}
+    assert "best STS dev" in table and table.set_index("run").loc["live-infonce", "best STS dev"] == 10.0
+    assert len(charts(app)) == 2  # overlay and the alignment-uniformity plane
+    next(s for s in app.selectbox if s.label == "Metric").select("loss").run()
+    app.slider[0].set_value(0.6).run()
+    app.radio[0].set_value("wall time").run()
+    assert not app.exception and "last loss" in app.dataframe[0].value
+
+
+def test_embeddings_base_vs_best_and_recolour_reuses_projections(app):
+    open_page(app, "pages/3_Embeddings.py")
+    boxes = {s.label: s.value for s in app.selectbox}
+    assert boxes["Checkpoint A"] == "done-mpt · step 0 (base model)"
+    assert boxes["Checkpoint B (optional)"] == "done-mpt · best"
+    assert len(charts(app)) == 2 and len(app.dataframe) == 2  # two maps, two neighbour lists
+    cached = projection.cache_info()
+    colour = next(r for r in app.radio if r.label == "Colour")
+    colour.set_value("cluster").run()
+    assert not app.exception
+    with_clusters = projection.cache_info()
+    assert with_clusters <= cached + 2  # at most one k-means per checkpoint, no new projection
+    next(r for r in app.radio if r.label == "Colour").set_value("gold score").run()
+    next(c for c in app.checkbox).check().run()
+    next(r for r in app.radio if r.label == "Colour").set_value("cluster").run()
+    assert not app.exception and projection.cache_info() == with_clusters  # nothing recomputed
+
+
+def test_embeddings_bad_path_is_a_message(app):
+    open_page(app, "pages/3_Embeddings.py")
+    next(s for s in app.selectbox if s.label == "Sentences").select("Pairs file path").run()
+    app.text_input[0].input("/no/such/pairs.csv").run()
+    assert any("no such file" in e.value for e in app.error) and not app.exception
+
+
+def test_sts_evaluates_a_checkpoint_and_stores_results(app, ckpt_root, stsb_dir):  # stsb_dir: skip without STS-B
+    open_page(app, "pages/4_STS.py")
+    app.multiselect[0].set_value(["done-mpt · best"]).run()
+    next(b for b in app.button if b.label == "Evaluate").click().run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    assert list(table["checkpoint"]) == ["done-mpt · best · dev"] and -100 <= table["stsb"][0] <= 100
+    assert len(charts(app)) == 1
+    stored = runs.read_json(ckpt_root / "done-mpt" / "sts_results.json")
+    assert "best:dev" in stored
+    fresh = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)  # a new session reads it back
+    fresh.run()
+    open_page(fresh, "pages/4_STS.py")
+    assert list(fresh.dataframe[0].value["checkpoint"]) == ["done-mpt · best · dev"]
 
 
 def test_similarity_scores_pasted_pairs(app):
-    app.run()
-    app.switch_page("pages/5_Similarity.py").run()
+    open_page(app, "pages/5_Similarity.py")
     app.text_area[0].input("sentence1,sentence2,score\na,a b,4\nc,d e f,1\ng h,g,3\n").run()
     assert not app.exception
-    assert len(app.metric) == 3 and app.dataframe[0].value.shape[0] == 3
+    assert len(app.metric) == 3 and app.dataframe[0].value.shape == (3, 4)
+    assert len(charts(app)) == 1
     app.text_area[0].input("text,label\nfoo,1\n").run()
     assert any("missing column(s) sentence1, sentence2" in e.value for e in app.error)
+    app.text_area[0].input("sentence1,sentence2,score\na,b,nan\n").run()
+    assert any("not finite" in e.value for e in app.error) and not app.exception

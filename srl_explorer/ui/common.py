@@ -1,100 +1,145 @@
-"""Shared Streamlit state: the checkpoint root, live metric tails, cached encoders, run pickers."""
+"""Streamlit glue shared by the pages: page setup and navigation, the checkpoint root, live metric
+tails, cached encoders and embeddings, checkpoint pickers and upload checks.
+
+Process-wide state (metric tails, the job registry, loaded encoders) lives in ``st.cache_resource``
+and is thread-safe; nothing that outlives a browser tab is kept in session state.
+"""
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-from .. import runs
+from .. import jobs, runs
 from ..data import DataError
-from ..encoder import DEFAULT_MODEL, Encoder, ModelLoadError
 from ..projection import warm_up_umap
 
 ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"  # = encoder.DEFAULT_MODEL (importing encoder would load torch)
 SHARED_STSB_DEV = ROOT.parent / "shared" / "data" / "stsbenchmark" / "sts-dev.csv"
-POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0  # live charts refresh at least this often
+MAX_PLOT_POINTS = 1500  # per series on live charts; evaluation records are always kept
+PAGES = (("app.py", "Home"), ("pages/1_Train.py", "Train"), ("pages/2_Compare.py", "Compare"),
+         ("pages/3_Embeddings.py", "Embeddings"), ("pages/4_STS.py", "STS"),
+         ("pages/5_Similarity.py", "Similarity"), ("pages/6_Paper.py", "Paper"))
 
 
+# --------------------------------------------------------------------------- page setup
 def checkpoint_root() -> Path:
+    """``$SRL_CHECKPOINTS`` or ``<project>/checkpoints`` (created if missing)."""
     root = Path(os.environ.get("SRL_CHECKPOINTS", ROOT / "checkpoints"))
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
 def setup_page(title: str, icon: str = "🧭") -> None:
-    """Page config plus process-wide start-up work (UMAP warm-up, once per server)."""
+    """Page config, the sidebar, and process-wide start-up work (UMAP warm-up, once per server)."""
     st.set_page_config(page_title=f"{title} · SRL Explorer", page_icon=icon, layout="wide")
     _start_background_work()
+    with st.sidebar:
+        st.markdown("**SRL Explorer**")
+        for path, label in PAGES:
+            if (ROOT / path).exists():
+                st.page_link(path, label=label)
+        st.caption(f"Runs folder: `{checkpoint_root()}`")
+
+
+HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.losses", "srl_explorer.train",
+                 "sklearn.decomposition", "sklearn.cluster", "scipy.stats", "plotly.subplots")
 
 
 @st.cache_resource(show_spinner=False)
 def _start_background_work() -> bool:
-    warm_up_umap()
+    """Once per server: compile UMAP in its worker, and import the heavy modules in a thread so
+    the first visit to a page that needs them does not pay for it (Home needs none of them)."""
+    if os.environ.get("SRL_UMAP_WARMUP", "1") != "0":
+        warm_up_umap()
+    threading.Thread(target=lambda: [importlib.import_module(m) for m in HEAVY_MODULES],
+                     name="preimport", daemon=True).start()
     return True
 
 
+# --------------------------------------------------------------------------- runs and metrics
 class MetricsTail:
-    """Incrementally read a run's metrics.jsonl from a byte offset; shared by every session (thread-safe)."""
+    """A run's metrics.jsonl read incrementally from a byte offset; one per file, shared by every
+    session (thread-safe). Starts over when the file is replaced or shrinks (``--resume``)."""
 
     def __init__(self, path: Path):
-        self.path, self.offset, self.records = path, 0, []
+        self.path, self.offset, self.inode, self.records = path, 0, None, []
         self._lock = threading.Lock()
 
     def refresh(self) -> list[dict]:
         with self._lock:
-            if self.path.exists() and self.path.stat().st_size < self.offset:  # rewritten (resume): start over
-                self.offset, self.records = 0, []
+            try:
+                st_ = self.path.stat()
+            except FileNotFoundError:
+                return list(self.records)
+            if st_.st_ino != self.inode or st_.st_size < self.offset:
+                self.offset, self.inode, self.records = 0, st_.st_ino, []
             new, self.offset = runs.read_metrics(self.path, self.offset)
             self.records.extend(new)
             return list(self.records)
 
 
 @st.cache_resource(show_spinner=False)
-def metrics_tail(path: str) -> MetricsTail:
+def _metrics_tail(path: str) -> MetricsTail:
     return MetricsTail(Path(path))
 
 
 def run_records(run_dir: Path) -> list[dict]:
-    return metrics_tail(str(run_dir / "metrics.jsonl")).refresh()
+    """All metric records of a run so far (only the new bytes are read)."""
+    return _metrics_tail(str(Path(run_dir).resolve() / "metrics.jsonl")).refresh()
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=6)
-def load_encoder(model: str, pooler: str | None = None) -> Encoder:
-    return Encoder.from_pretrained(model, pooler=pooler)
+def thin_records(records: list[dict], max_points: int = MAX_PLOT_POINTS) -> list[dict]:
+    """Every k-th training record (and the last) so a series has about ``max_points`` points;
+    evaluation records (with ``stsb_dev_spearman``) are all kept."""
+    k = len(records) // max_points + 1
+    if k == 1:
+        return records
+    last = len(records) - 1
+    return [r for i, r in enumerate(records) if i % k == 0 or i == last or "stsb_dev_spearman" in r]
 
 
-def get_encoder(model: str, pooler: str | None = None) -> Encoder | None:
-    """Cached encoder, or an error box (never an exception) when it cannot be loaded."""
-    try:
-        return load_encoder(model, pooler)
-    except (ModelLoadError, ValueError, OSError) as e:
-        st.error(str(e))
-        return None
+def live_figure(records: list[dict]):
+    """The Train page's panels (``plots.live_panels``) for a possibly long run: thinned, and with
+    the shared x axis (training step) named once in the caption instead of under every panel."""
+    from ..plots import live_panels
+    fig = live_panels(thin_records(records))
+    fig.update_xaxes(title_text=None)
+    return fig
 
 
-def checkpoint_choices(root: Path | None = None) -> dict[str, tuple[str, str | None]]:
-    """Label -> (model path, pooler) for the packaged model and every run's checkpoints (and its base model)."""
-    out = {"packaged all-MiniLM-L6-v2 (avg)": (DEFAULT_MODEL, "avg")}
-    for r in runs.list_runs(root or checkpoint_root()):
-        pooler = r.config.get("pooler")
-        ckpts = runs.checkpoints_of(r.path)
-        if ckpts and r.config.get("model"):
-            out[f"{r.name} · step 0 (base model)"] = (str(r.config["model"]), pooler)
-        for name, path in ckpts.items():
-            out[f"{r.name} · {name}"] = (str(path), None)
-    return out
+def show_markers(fig, max_points: int = 30):
+    """Draw markers on short traces (a line with one point is invisible)."""
+    for trace in fig.data:
+        if trace.x is not None and len(trace.x) < max_points:
+            trace.mode = "lines+markers"
+    return fig
+
+
+@st.cache_resource(show_spinner=False)
+def job_registry() -> jobs.JobRegistry:
+    """Processes launched from this server (to reap them); runs themselves live in their folders."""
+    return jobs.JobRegistry()
+
+
+STATE_LABELS = {"running": "● running", "finished": "✓ finished", "cancelled": "■ cancelled",
+                "failed": "✗ failed", "killed": "✗ killed"}
 
 
 def state_badge(state: str) -> str:
-    return {"running": "● running", "finished": "✓ finished", "cancelled": "■ cancelled",
-            "failed": "✗ failed", "killed": "✗ killed"}.get(state, state)
+    return STATE_LABELS.get(state, state)
 
 
-def runs_table(root: Path):
-    import pandas as pd
+def runs_table(root: Path) -> pd.DataFrame:
+    """One row per run: status, loss, steps, last loss, best STS dev, start time."""
     rows = []
     for r in runs.list_runs(root):
         s = r.status
@@ -105,5 +150,85 @@ def runs_table(root: Path):
     return pd.DataFrame(rows)
 
 
-def show_data_error(e: Exception) -> None:
-    st.error(str(e) if isinstance(e, (DataError, ValueError)) else f"{type(e).__name__}: {e}")
+# --------------------------------------------------------------------------- models
+def _mtime(path: str) -> float:
+    p = Path(path) / "model.safetensors"
+    return p.stat().st_mtime if p.exists() else 0.0
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=6)
+def _load_encoder(model: str, pooler: str | None, mtime: float):  # noqa: ARG001 - mtime is a cache key
+    from ..encoder import Encoder
+    return Encoder.from_pretrained(model, pooler=pooler)
+
+
+def get_encoder(model: str, pooler: str | None = None):
+    """Cached :class:`~srl_explorer.encoder.Encoder` (reloaded when its weights change), or None
+    and an error box when it cannot be loaded (ModelLoadError is a ValueError)."""
+    try:
+        return _load_encoder(model, pooler, _mtime(model))
+    except (ValueError, OSError) as e:
+        st.error(str(e))
+        return None
+
+
+@st.cache_data(show_spinner="Encoding sentences…", max_entries=16)
+def _embed(model: str, pooler: str | None, mtime: float, sentences: tuple[str, ...], _enc) -> np.ndarray:  # noqa: ARG001
+    return _enc.encode(list(sentences))
+
+
+def embed(model: str, pooler: str | None, sentences: list[str]) -> np.ndarray | None:
+    """(N, d) normalized embeddings, cached per checkpoint and sentence list; None (and an error
+    box) when the model cannot be loaded."""
+    enc = get_encoder(model, pooler)
+    return None if enc is None else _embed(model, pooler, _mtime(model), tuple(sentences), enc)
+
+
+def checkpoint_choices(root: Path | None = None) -> dict[str, tuple[str, str | None]]:
+    """Label -> (model path, pooler): the packaged model, and per run its base model ("step 0",
+    with the run's pooler) and its saved checkpoints (best, final, last; their pooler is stored)."""
+    out = {"packaged all-MiniLM-L6-v2 (avg)": (DEFAULT_MODEL, "avg")}
+    for r in runs.list_runs(root or checkpoint_root()):
+        ckpts = runs.checkpoints_of(r.path)
+        if r.config.get("model") and "step0" not in ckpts:
+            out[f"{r.name} · step 0 (base model)"] = (str(r.config["model"]), r.config.get("pooler"))
+        for name, path in ckpts.items():
+            out[f"{r.name} · {'step 0' if name == 'step0' else name}"] = (str(path), None)
+    return out
+
+
+# --------------------------------------------------------------------------- uploads
+def upload_limit_mb() -> int:
+    """``server.maxUploadSize`` from .streamlit/config.toml (MB)."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
+def check_upload_size(n_bytes: int, name: str, limit_mb: int | None = None) -> None:
+    """Refuse files over the upload limit with one line (the browser refuses them too)."""
+    limit_mb = upload_limit_mb() if limit_mb is None else limit_mb
+    if n_bytes > limit_mb * 1024 * 1024:
+        raise DataError(f"{name}: {n_bytes / 1024 / 1024:.1f} MB is over the {limit_mb} MB upload limit "
+                        f"(server.maxUploadSize in .streamlit/config.toml)")
+
+
+def read_upload(uploaded) -> bytes:
+    """The bytes of a ``st.file_uploader`` file after the size check."""
+    check_upload_size(uploaded.size, uploaded.name)
+    return uploaded.getvalue()
+
+
+# --------------------------------------------------------------------------- tables
+SUMMARY_HPARAMS = ("loss", "temp", "margin", "lam", "lr", "batch_size", "pooler", "max_steps", "seed")
+
+
+def summary_row(run: runs.RunInfo, records: list[dict], metric: str) -> dict:
+    """A run's hyperparameters next to the last/min/max of ``metric`` and its best/last STS dev
+    (with the drop from the peak, the overfitting indicator)."""
+    vals = [r[metric] for r in records if isinstance(r.get(metric), (int, float))]
+    sts = [r["stsb_dev_spearman"] for r in records if isinstance(r.get("stsb_dev_spearman"), (int, float))]
+    return {"run": run.name, "status": state_badge(run.state),
+            **{k: run.config.get(k) for k in SUMMARY_HPARAMS if run.config.get(k) is not None},
+            f"last {metric}": vals[-1] if vals else None, f"min {metric}": min(vals) if vals else None,
+            f"max {metric}": max(vals) if vals else None,
+            "best STS dev": max(sts) if sts else None, "last STS dev": sts[-1] if sts else None,
+            "drop from peak": max(sts) - sts[-1] if sts else None}

@@ -1,0 +1,132 @@
+"""The job launcher: commands, checks, real trainer processes, stopping (STOP file and SIGTERM)."""
+from __future__ import annotations
+
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from srl_explorer import jobs, runs
+from srl_explorer.cli import build_parser
+from srl_explorer.data import DataError
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def ended(run_dir: Path) -> bool:
+    return runs.read_status(run_dir).get("state") not in (runs.LIVE, "unknown")
+
+
+CFG = {"loss": "mat", "model": "/models/tiny bert", "pooler": "avg_top2", "train_file": "corpus.txt", "max_steps": 7,
+       "batch_size": 16, "lr": 5e-05, "max_seq_length": 24, "eval_every": 3, "seed": 3, "margin": 0.2, "dev_file": None}
+
+
+def test_cli_and_torchrun_commands_parse_back_to_the_config():
+    cmd = shlex.split(jobs.cli_command(CFG))
+    assert cmd[:4] == ["python", "-m", "srl_explorer", "train"]
+    args = build_parser().parse_args(cmd[3:])
+    for key, value in CFG.items():
+        assert getattr(args, key) == value, key
+    tr = shlex.split(jobs.torchrun_command(CFG, 4))
+    assert tr[:4] == ["torchrun", "--nproc_per_node=4", "-m", "srl_explorer"]
+    assert tr[4:] == cmd[3:]  # the same training arguments
+    multi = jobs.torchrun_command(CFG, 8, nnodes=2, rdzv_endpoint="10.0.0.1:29500")
+    assert "--nnodes=2" in multi and "--rdzv-endpoint=10.0.0.1:29500" in multi
+
+
+def test_default_model_and_empty_values_are_left_out():
+    cmd = jobs.cli_command({"loss": "infonce", "model": None, "train_file": "", "max_steps": 5})
+    assert cmd == "python -m srl_explorer train --loss infonce --max-steps 5"
+
+
+@pytest.mark.parametrize("cfg, message", [
+    ({"batch_size": 1}, "at least 2"),
+    ({"max_steps": 0}, "at least 1"),
+    ({"loss": "nope"}, "unknown loss 'nope'"),
+    ({"model": "/no/such/model"}, "no such model directory"),
+    ({"train_file": "/no/such/corpus.txt"}, "no such file"),
+    ({"dev_file": "missing-dev.csv"}, "no such file"),
+])
+def test_preflight_refuses_bad_configs(cfg, message):
+    with pytest.raises(ValueError, match=message):
+        jobs.preflight({"loss": "infonce", **cfg})
+
+
+def test_uploaded_corpus_needs_a_full_batch():
+    assert jobs.corpus_from_upload(b"one\ntwo\n\nthree\n", "c.txt", 3) == ["one", "two", "three"]
+    with pytest.raises(DataError, match=r"c.txt: 2 sentence\(s\), fewer than the batch size 8"):
+        jobs.corpus_from_upload(b"one\ntwo\n", "c.txt", 8)
+    with pytest.raises(DataError, match="not valid UTF-8"):
+        jobs.corpus_from_upload("caf\xe9\n".encode("latin-1"), "c.txt", 1)
+
+
+def test_eta_from_mean_step_time():
+    records = [{"step": 0, "elapsed_s": 0.0}, {"step": 1, "elapsed_s": 2.0, "loss": 1.0},
+               {"step": 5, "elapsed_s": 10.0, "loss": 0.5}]
+    assert jobs.eta_seconds(records, 5, 15) == pytest.approx(20.0)
+    assert jobs.eta_seconds(records[:2], 1, 15) is None and jobs.eta_seconds(records, 15, 15) is None
+
+
+def test_start_run_with_an_uploaded_corpus_runs_to_the_end(tiny_model, tmp_path):
+    corpus = "\n".join(f"sentence number {i} about topic {i % 7}" for i in range(40)).encode()
+    registry = jobs.JobRegistry()
+    run_dir = jobs.start_run({"loss": "infonce", "model": tiny_model, "max_steps": 3, "batch_size": 8,
+                              "eval_every": 2}, tmp_path, (corpus, "mine.txt"), registry)
+    assert run_dir.parent == tmp_path.resolve()
+    assert [r.name for r in runs.list_runs(tmp_path)] == [run_dir.name]  # listed before the trainer starts
+    assert (run_dir / "corpus.txt").read_text().count("\n") == 40
+    wait_for(lambda: ended(run_dir), what="the run to finish")
+    status = runs.read_status(run_dir)
+    assert status["state"] == "finished" and status["step"] == 3, runs.read_json(run_dir / "status.json")
+    assert runs.read_json(run_dir / "config.json")["train_file"] == str(run_dir / "corpus.txt")
+    records, _ = runs.read_metrics(run_dir / "metrics.jsonl")
+    assert [r["step"] for r in records] == [0, 1, 2, 3]
+    assert "--train-file" in runs.read_json(run_dir / "launch.json")["command"]
+    wait_for(lambda: registry.reap() == 0, 30, "the child to be reaped")
+
+
+def test_stop_by_stop_file_and_by_sigterm(tiny_model, tmp_path):
+    cfg = {"loss": "mpt", "model": tiny_model, "max_steps": 100_000, "batch_size": 8, "eval_every": 100_000}
+    polite, stubborn = (jobs.start_run(cfg, tmp_path / name) for name in ("a", "b"))
+    for run_dir in (polite, stubborn):  # both running, past the model load (signal handlers installed)
+        wait_for(lambda: runs.read_status(run_dir).get("step", 0) >= 1, what="training steps")
+    assert jobs.stop(polite, grace=120) is False  # the STOP file was enough
+    assert runs.read_status(polite)["state"] == "cancelled"
+    assert jobs.stop(stubborn, grace=0) is True  # no grace: SIGTERM at once, still a clean cancel
+    wait_for(lambda: ended(stubborn), what="the SIGTERMed run to end")
+    status = runs.read_status(stubborn)
+    assert status["state"] == "cancelled" and "SIGTERM" in status["error"]
+    assert (polite / "last" / "trainer_state.pt").exists()  # a stopped run can be resumed
+
+
+def test_sigterm_fallback_when_the_process_ignores_the_stop_file(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+    try:
+        runs.atomic_write_json(tmp_path / "status.json", {"state": "running", "pid": proc.pid})
+        thread = jobs.stop_async(tmp_path, grace=0.5)
+        assert (tmp_path / runs.STOP_FILE).exists()
+        thread.join(30)
+        assert proc.wait(30) == -signal.SIGTERM
+        assert runs.read_status(tmp_path)["state"] == "killed"  # it never updated its status
+    finally:
+        proc.kill()
+
+
+def test_a_command_line_error_is_reported_as_failed(tmp_path):
+    proc = jobs.launch({"loss": "infonce", "max_steps": "many"}, tmp_path / "bad")
+    assert proc.wait(120) == 2
+    status = jobs.run_status(tmp_path / "bad")
+    assert status["state"] == "failed"
+    assert "--max-steps: invalid int value: 'many'" in status["error"]
