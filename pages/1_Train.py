@@ -1,6 +1,4 @@
 """Train: configure a run, launch it as a separate process, and watch it live."""
-import time
-
 import streamlit as st
 
 from srl_explorer import jobs, runs
@@ -116,7 +114,7 @@ def render_run(polling: bool = False) -> None:
     records = run_records(run_dir)
     bar, stop_col = st.columns([5, 1])
     eta = jobs.eta_seconds(records, step, total) if state == runs.LIVE else None
-    eta_text = f" · ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}" if eta is not None else ""
+    eta_text = f" · about {jobs.format_duration(eta)} left" if eta is not None else ""
     bar.progress(min(1.0, step / total) if total else 0.0,
                  text=f"{state_badge(state)} · step {step}/{total or '?'}{eta_text}")
     if state == runs.LIVE:

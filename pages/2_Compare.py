@@ -14,7 +14,7 @@ if not all_runs:
     st.info("No runs yet. Start one on the Train page.")
     st.stop()
 
-picked = st.multiselect("Runs", list(all_runs), default=list(all_runs)[:4])
+picked = st.multiselect("Runs", list(all_runs), default=list(all_runs)[:8])
 if not picked:
     st.stop()
 metrics = sorted({k for n in picked for r in run_records(all_runs[n].path) for k, v in r.items()

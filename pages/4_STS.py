@@ -43,7 +43,7 @@ if st.button("Evaluate", type="primary", disabled=not (picked and tasks)):
 results = {}
 for r in runs.list_runs(checkpoint_root()):
     for ckpt, res in load_run_results(r.path).items():
-        results[f"{r.name} · {ckpt.replace(':', ' · ')}"] = res
+        results[f"{r.name} · {ckpt}"] = res
 results.update(session_results)
 if not results:
     st.info("No results yet: pick checkpoints and press Evaluate.")

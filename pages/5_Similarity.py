@@ -32,7 +32,7 @@ if stats:
     a.metric("Spearman × 100", f"{stats['spearman']:.2f}")
     b.metric("Pearson × 100", f"{stats['pearson']:.2f}")
     c.metric("pairs", stats["n"])
-st.dataframe(df, hide_index=True, width="stretch")
+st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(df)))
 st.download_button("Download CSV", df.to_csv(index=False).encode(), "similarities.csv", "text/csv")
 if stats:
     import plotly.express as px

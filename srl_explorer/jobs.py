@@ -190,6 +190,18 @@ def eta_seconds(records: list[dict], step: int, max_steps: int | None) -> float 
     return (t1 - t0) / max(1, s1 - s0) * (max_steps - step)
 
 
+def format_duration(seconds: float) -> str:
+    """``95`` -> ``1 min 35 s``, ``7300`` -> ``2 h 01 min``, ``200000`` -> ``2 d 7 h``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
 # --------------------------------------------------------------------------- stopping
 def _signal(pid: int, sig: int) -> None:
     """Signal the process group when ``pid`` leads one (launched here), else the process."""

@@ -196,14 +196,15 @@ def test_sts_evaluates_a_checkpoint_and_stores_results(app, ckpt_root, stsb_dir)
     next(b for b in app.button if b.label == "Evaluate").click().run()
     assert not app.exception, app.exception
     table = app.dataframe[0].value
-    assert list(table["checkpoint"]) == ["done-mpt · best · dev"] and -100 <= table["stsb"][0] <= 100
+    assert list(table["checkpoint"]) == ["done-mpt · best"] and list(table["split"]) == ["dev"]
+    assert -100 <= table["stsb"][0] <= 100
     assert len(charts(app)) == 1
     stored = runs.read_json(ckpt_root / "done-mpt" / "sts_results.json")
-    assert "best:dev" in stored
+    assert stored["best"]["split"] == "dev" and "stsb" in stored["best"]["tasks"]
     fresh = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)  # a new session reads it back
     fresh.run()
     open_page(fresh, "pages/4_STS.py")
-    assert list(fresh.dataframe[0].value["checkpoint"]) == ["done-mpt · best · dev"]
+    assert list(fresh.dataframe[0].value["checkpoint"]) == ["done-mpt · best"]
 
 
 def test_similarity_scores_pasted_pairs(app):
@@ -216,3 +217,21 @@ def test_similarity_scores_pasted_pairs(app):
     assert any("missing column(s) sentence1, sentence2" in e.value for e in app.error)
     app.text_area[0].input("sentence1,sentence2,score\na,b,nan\n").run()
     assert any("not finite" in e.value for e in app.error) and not app.exception
+
+
+def test_ui_constants_match_the_package():
+    from srl_explorer import encoder
+    from srl_explorer.ui import common
+    assert common.DEFAULT_MODEL == encoder.DEFAULT_MODEL  # duplicated so the Home page need not import torch
+    listed = {Path(p).name for p, _ in common.PAGES}
+    assert {p.name for p in (ROOT / "pages").glob("*.py")} <= listed  # the sidebar links every page
+
+
+def test_long_runs_are_thinned_for_the_live_charts_but_keep_every_evaluation():
+    from srl_explorer.ui.common import thin_records
+    records = [{"step": i, "loss": 1.0 / (i + 1), **({"stsb_dev_spearman": 50.0} if i % 125 == 0 else {})}
+               for i in range(6000)]
+    thin = thin_records(records, max_points=1500)
+    assert len(thin) <= 1500 + 6000 // 125 + 1
+    assert [r["step"] for r in thin if "stsb_dev_spearman" in r] == list(range(0, 6000, 125))
+    assert thin[-1]["step"] == 5999 and thin_records(records[:100]) == records[:100]

@@ -79,6 +79,10 @@ def test_eta_from_mean_step_time():
     assert jobs.eta_seconds(records[:2], 1, 15) is None and jobs.eta_seconds(records, 15, 15) is None
 
 
+def test_format_duration():
+    assert [jobs.format_duration(s) for s in (5, 95, 7300, 200_000)] == ["5 s", "1 min 35 s", "2 h 01 min", "2 d 7 h"]
+
+
 def test_start_run_with_an_uploaded_corpus_runs_to_the_end(tiny_model, tmp_path):
     corpus = "\n".join(f"sentence number {i} about topic {i % 7}" for i in range(40)).encode()
     registry = jobs.JobRegistry()

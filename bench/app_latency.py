@@ -1,0 +1,237 @@
+"""Benchmark, not a test: how fast the app renders in headless Chromium.
+
+1. Time to a rendered page: from navigation until the script run is over and the page's charts
+   (or table) are drawn, for every page; the first visit (cold caches) and the median of the rest.
+2. Metric delay: a line appended to a live run's metrics.jsonl until its point is in the Train
+   page's chart (read from plotly's data in the browser).
+3. The first UMAP map after start-up (the worker compiled numba in the background meanwhile).
+
+    python bench/app_latency.py [--repeats 3]
+    python bench/app_latency.py --screenshots docs/screenshots --checkpoints checkpoints --train-run NAME
+
+The second form only takes README screenshots of an existing checkpoints folder (read-only).
+Results: printed, and written to bench/_work/app_latency.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from srl_explorer import runs  # noqa: E402
+from srl_explorer.train import TrainConfig, train  # noqa: E402
+from tests.conftest import make_tiny_bert  # noqa: E402
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, start_app  # noqa: E402
+
+# page path -> (title, charts expected once rendered)
+PAGES = {"": ("SRL Explorer", 0), "Train": ("Train", 1), "Compare": ("Compare runs", 2),
+         "Embeddings": ("Embeddings", 2), "STS": ("STS benchmarks", 0), "Similarity": ("Similarity", 0),
+         "Paper": ("", 0)}
+RENDERED = """([title, charts]) => {
+    const app = document.querySelector("[data-testid='stApp']");
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (document.querySelector("[data-testid='stSkeleton']")) return false;
+    const h1 = document.querySelector('h1');
+    if (!h1 || !h1.innerText.includes(title)) return false;
+    const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+    return plots.length >= charts && plots.every(p => p._fullLayout);
+}"""
+STARTED = """() => document.querySelector("[data-testid='stApp']")
+    .getAttribute('data-test-script-state') === 'running'"""
+HAS_STEP = """(step) => {
+    const plot = document.querySelector('.js-plotly-plot');
+    const t = plot && plot._fullData && plot._fullData.find(t => t.name === 'loss');
+    return !!t && Array.from(t.x).includes(step);
+}"""
+
+
+def make_runs(root: Path) -> subprocess.Popen:
+    """A finished tiny run (real training) and a 'live' one held open by a sleeping process."""
+    tiny = make_tiny_bert(root.parent / "tiny-bert")
+    train(TrainConfig(model=str(tiny), loss="mpt", max_steps=30, batch_size=8, eval_every=5,
+                      output_dir=str(root / "done-mpt")))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    live = root / "live-infonce"
+    live.mkdir()
+    runs.atomic_write_json(live / "config.json", {"loss": "infonce", "model": str(tiny), "pooler": "avg"})
+    runs.atomic_write_json(live / "status.json", {"state": "running", "pid": sleeper.pid, "step": 1,
+                                                  "max_steps": 10_000, "started": time.time()})
+    (live / "metrics.jsonl").write_text(json.dumps({"step": 0, "elapsed_s": 0.0, "stsb_dev_spearman": 20.0,
+                                                    "dev_align": 0.4, "dev_uniform": -2.0}) + "\n"
+                                        + json.dumps({"step": 1, "elapsed_s": 1.0, "loss": 2.0, "pos_prob": 0.3,
+                                                      "grad_norm": 1.0, "align": 0.3, "uniform": -2.0}) + "\n")
+    return sleeper
+
+
+def render_time(pg, url: str, path: str) -> float:
+    title, charts = PAGES[path]
+    t0 = time.perf_counter()
+    pg.goto(f"{url}/{path}")
+    pg.wait_for_function(RENDERED, arg=[title, charts], timeout=300_000, polling=50)
+    return time.perf_counter() - t0
+
+
+def soft_nav_time(pg, path: str) -> float:
+    """Seconds from clicking the page's sidebar link (no page reload) until it has rendered."""
+    title, charts = PAGES[path]
+    link = pg.locator("[data-testid='stSidebar'] a", has_text=path or "Home").first
+    return rerun_time(pg, link.click, title, charts)
+
+
+def metric_delay(pg, url: str, live: Path, n: int = 8) -> list[float]:
+    """Seconds from appending a metric line to seeing its point in the Train chart."""
+    pg.goto(f"{url}/Train?run={live.name}")
+    pg.wait_for_function(RENDERED, arg=["Train", 1], timeout=120_000, polling=50)
+    delays = []
+    for i in range(n):
+        step = 2 + i
+        time.sleep(0.37 * (i % 3))  # sample different phases of the 1 s poll
+        line = json.dumps({"step": step, "elapsed_s": float(step), "loss": 2.0 / step, "pos_prob": 0.3,
+                           "grad_norm": 1.0, "align": 0.3, "uniform": -2.0}) + "\n"
+        t0 = time.perf_counter()
+        with open(live / "metrics.jsonl", "a") as f:
+            f.write(line)
+        pg.wait_for_function(HAS_STEP, arg=step, timeout=30_000, polling=20)
+        delays.append(time.perf_counter() - t0)
+    return delays
+
+
+def rerun_time(pg, action, title: str, charts: int) -> float:
+    """Seconds from a widget action until the rerun it causes has rendered."""
+    t0 = time.perf_counter()
+    action()
+    try:
+        pg.wait_for_function(STARTED, timeout=3_000, polling=10)
+    except Exception:  # noqa: BLE001 - the rerun was over before we looked
+        pass
+    pg.wait_for_function(RENDERED, arg=[title, charts], timeout=300_000, polling=50)
+    return time.perf_counter() - t0
+
+
+def umap_maps(pg, url: str) -> tuple[float, float]:
+    """Embeddings page: switching to UMAP (the first UMAP of this server unless a page chose it
+    already), then UMAP of a sentence set not seen before (new embeddings, new projections)."""
+    pg.goto(f"{url}/Embeddings")
+    pg.wait_for_function(RENDERED, arg=["Embeddings", 2], timeout=300_000, polling=50)
+    first = rerun_time(pg, lambda: pg.get_by_text("UMAP", exact=True).click(), "Embeddings", 2)
+    slider = pg.get_by_role("slider")
+    slider.focus()
+    fresh = rerun_time(pg, lambda: slider.press("ArrowRight"), "Embeddings", 2)  # 420 pairs
+    return first, fresh
+
+
+def benchmark(repeats: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "checkpoints"
+        root.mkdir()
+        sleeper = make_runs(root)
+        port = free_port()
+        t_start = time.perf_counter()
+        server = start_app(root, port)
+        startup = time.perf_counter() - t_start
+        url = f"http://127.0.0.1:{port}"
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+                times = {path or "Home": [] for path in PAGES}
+                clicks = {path or "Home": [] for path in PAGES}
+                for _ in range(repeats):
+                    for path in PAGES:
+                        times[path or "Home"].append(render_time(pg, url, path))
+                for _ in range(repeats):
+                    for path in PAGES:
+                        clicks[path or "Home"].append(soft_nav_time(pg, path))
+                delays = metric_delay(pg, url, root / "live-infonce")
+                umap_s = umap_maps(pg, url)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(30)
+            sleeper.kill()
+    return {"server_start_s": startup,
+            "pages": {k: {"first_s": v[0], "median_rest_s": statistics.median(v[1:]) if len(v) > 1 else None,
+                          "sidebar_click_median_s": statistics.median(clicks[k])}
+                      for k, v in times.items()},
+            "load_average": os.getloadavg(), "cpus": os.cpu_count(),
+            "metric_delay_s": {"median": statistics.median(delays), "max": max(delays), "all": delays},
+            "umap_switch_s": umap_s[0], "umap_new_sentences_s": umap_s[1]}
+
+
+def screenshots(out: Path, checkpoints: Path, train_run: str | None = None) -> None:
+    """README screenshots of the app over an existing checkpoints folder. Nothing is written
+    there: STS scores the packaged model (kept in the session), Similarity the shipped pairs."""
+    from srl_explorer.data import sample_pairs_path
+    out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = start_app(checkpoints.resolve(), port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            pg = browser.new_page(viewport={"width": 1400, "height": 1050})
+            pg.goto(url)
+            pg.wait_for_function(RENDERED, arg=["SRL Explorer", 0], timeout=120_000)
+            time.sleep(45)  # the first session started the UMAP warm-up; let it finish
+            for path, (title, charts) in PAGES.items():
+                pg.goto(f"{url}/{path}" + (f"?run={train_run}" if path == "Train" and train_run else ""))
+                pg.wait_for_function(RENDERED, arg=[title, charts], timeout=300_000, polling=100)
+                if path == "Train":
+                    pg.get_by_text("New run").click()
+                    pg.wait_for_timeout(800)
+                    pg.screenshot(path=str(out / "train-form.png"))
+                    pg.get_by_text("New run").click()
+                elif path == "STS":
+                    rerun_time(pg, pg.get_by_role("button", name="Evaluate").click, title, 1)
+                elif path == "Similarity":
+                    rerun_time(pg, lambda: pg.locator("input[type=file]").set_input_files(str(sample_pairs_path())),
+                               title, 1)
+                pg.wait_for_timeout(1500)
+                pg.screenshot(path=str(out / f"{(path or 'home').lower()}.png"), full_page=path in ("Compare", "Similarity"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--screenshots", type=Path, help="only take README screenshots into this folder")
+    ap.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
+    ap.add_argument("--train-run", help="run shown on the Train page screenshot (default: the newest)")
+    args = ap.parse_args()
+    if args.screenshots:
+        screenshots(args.screenshots, args.checkpoints, args.train_run)
+        return
+    result = benchmark(args.repeats)
+    out = ROOT / "bench" / "_work"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "app_latency.json").write_text(json.dumps(result, indent=2))
+    print(f"server healthy after {result['server_start_s']:.1f} s")
+    print("load average %.1f %.1f %.1f on %d CPUs" % (*result["load_average"], result["cpus"]))
+    print(f"{'page':<12} {'first load':>11} {'reload (median)':>16} {'sidebar click (median)':>23}")
+    for page, t in result["pages"].items():
+        rest = f"{t['median_rest_s']:.2f} s" if t["median_rest_s"] is not None else "-"
+        print(f"{page:<12} {t['first_s']:>9.2f} s {rest:>16} {t['sidebar_click_median_s']:>21.2f} s")
+    d = result["metric_delay_s"]
+    print(f"metric line on disk -> visible in the chart: median {d['median']:.2f} s, max {d['max']:.2f} s "
+          f"({len(d['all'])} lines)")
+    print(f"Embeddings, PCA -> UMAP (two maps): {result['umap_switch_s']:.2f} s; "
+          f"UMAP of 420 new pairs (encode + two maps): {result['umap_new_sentences_s']:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""The reproduce command (tiny model), the report, the claim verdicts and the Paper page."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from srl_explorer import report, reproduce, runs
+from srl_explorer.cli import main
+from srl_explorer.encoder import DEFAULT_MODEL
+from srl_explorer.report import RunMetrics, evaluate_claims
+
+from .conftest import SHARED_STSB, needs_stsb
+
+ROOT = Path(__file__).resolve().parents[1]
+CHARTS = ("dev_sts", "grad_norm", "dissipation", "au_plane")
+LOSSES2 = ["infonce", "align_uniform"]
+
+
+def tiny_args(tiny_model, out, *extra) -> list[str]:
+    return ["reproduce", "--model", tiny_model, "--losses", *LOSSES2, "--max-steps", "3", "--batch-size", "8",
+            "--eval-every", "2", "--train-file", "sample", "--dev-file", "sample", "--output-dir", str(out), *extra]
+
+
+@pytest.fixture(scope="module")
+def repro(tiny_model, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("checkpoints") / "repro-tiny"
+    assert main(tiny_args(tiny_model, out)) == 0
+    return out
+
+
+# --------------------------------------------------------------------------- the command
+def test_report_and_every_plot_file_exist(repro):
+    md = (repro / "report.md").read_text()
+    for key in CHARTS:
+        png, html = repro / f"{key}.png", repro / f"{key}.html"
+        assert png.stat().st_size > 1000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", key
+        assert html.stat().st_size > 1000 and "plotly" in html.read_text(), key
+        assert f"({key}.png)" in md and f"({key}.html)" in md
+    assert (repro / "plotly.min.js").stat().st_size > 100_000  # offline: plotly.js sits beside the HTML
+    assert "| InfoNCE | finished | 3 |" in md and "| A&U | finished | 3 |" in md
+    assert md.count("Verdict: **") == 3
+
+
+def test_runs_share_everything_but_the_loss(repro):
+    manifest = json.loads((repro / "reproduction.json").read_text())
+    assert manifest["state"] == "finished" and manifest["losses"] == LOSSES2
+    assert manifest["command"].startswith("python -m srl_explorer reproduce --preset cpu-small")
+    configs = {n: json.loads((repro / n / "config.json").read_text()) for n in LOSSES2}
+    assert {n: c.pop("loss") for n, c in configs.items()} == {n: n for n in LOSSES2}
+    for c in configs.values():
+        c.pop("output_dir")
+    assert configs["infonce"] == configs["align_uniform"]
+    assert configs["infonce"]["max_steps"] == 3 and configs["infonce"]["seed"] == 42
+    for n in LOSSES2:
+        assert runs.read_status(repro / n)["state"] == "finished"
+        assert manifest["runs"][n]["state"] == "finished"
+        assert [r["step"] for r in runs.read_metrics(repro / n / "metrics.jsonl")[0]] == [0, 1, 2, 3]
+
+
+def test_reproduction_runs_are_listed_as_normal_runs(repro):
+    listed = {r.name: r.path for r in runs.list_runs(repro.parent)}
+    assert listed == {f"repro-tiny/{n}": repro / n for n in LOSSES2}
+    assert {r.name for r in runs.list_runs(repro)} == set(LOSSES2)
+
+
+def test_rerun_skips_finished_losses_and_refuses_other_settings(repro, tiny_model, capsys):
+    before = (repro / "infonce" / "metrics.jsonl").read_bytes()
+    assert main(tiny_args(tiny_model, repro)) == 0
+    manifest = json.loads((repro / "reproduction.json").read_text())
+    assert all(manifest["runs"][n].get("skipped") for n in LOSSES2)
+    assert (repro / "infonce" / "metrics.jsonl").read_bytes() == before
+    capsys.readouterr()
+    assert main(tiny_args(tiny_model, repro, "--seed", "7")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "other settings" in err and err.count("\n") == 1
+
+
+def test_report_only_rewrites_the_report(repro):
+    (repro / "report.md").unlink()
+    assert main(["reproduce", "--report-only", "--output-dir", str(repro)]) == 0
+    assert (repro / "report.md").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--train-file", "/nonexistent/corpus.txt"], "no such file"),
+    (["--dev-file", "/nonexistent/dev.tsv"], "no such file"),
+    (["--max-steps", "0"], "--max-steps must be at least 1"),
+    (["--report-only"], "not a reproduction directory"),
+    (["--threads", "0"], "--threads must be at least 1"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, message):
+    out = tmp_path / "repro"
+    assert main(["reproduce", "--output-dir", str(out), "--losses", "infonce", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_paper_preset_is_the_papers_setting(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no wiki1m_for_simcse.txt here
+    assert main(["reproduce", "--preset", "paper", "--output-dir", str(tmp_path / "r")]) == 2
+    assert "wiki1m" in capsys.readouterr().err
+    cfg = reproduce.preset_config("paper", train_file="wiki1m_for_simcse.txt")
+    assert (cfg.model, cfg.pooler, cfg.mlp_only_train) == ("bert-base-uncased", "cls", True)
+    assert (cfg.batch_size, cfg.lr, cfg.max_seq_length, cfg.epochs, cfg.max_steps, cfg.eval_every) == \
+        (64, 3e-5, 32, 1.0, None, 125)
+    (tmp_path / "wiki1m_for_simcse.txt").write_text("a sentence\n")
+    assert reproduce.preset_config("paper").train_file == str(tmp_path / "wiki1m_for_simcse.txt")
+
+
+def test_cpu_small_preset():
+    cfg = reproduce.preset_config("cpu-small", max_steps=7)
+    assert (cfg.model, cfg.pooler, cfg.batch_size, cfg.max_seq_length, cfg.max_steps) == (DEFAULT_MODEL, "avg", 64, 32, 7)
+    assert reproduce.CPU_SMALL_STEPS % cfg.eval_every == 0  # the last step is also an evaluation
+    with pytest.raises(ValueError, match="unknown preset"):
+        reproduce.preset_config("huge")
+
+
+@needs_stsb
+def test_cpu_small_uses_stsb_when_present():
+    cfg = reproduce.preset_config("cpu-small")
+    assert Path(cfg.train_file) == SHARED_STSB / "sts-train.csv" and Path(cfg.dev_file) == SHARED_STSB / "sts-dev.csv"
+
+
+# --------------------------------------------------------------------------- verdicts
+def fake_run(loss: str, sts: dict[int, float], grad: list[float] | None = None, pos_prob: float | None = None):
+    """A run's metric records: dev STS at the given steps, one grad_norm_z per step from step 1."""
+    records = [{"step": s, "stsb_dev_spearman": v, "dev_align": 0.2, "dev_uniform": -2.0} for s, v in sts.items()]
+    for i, g in enumerate(grad or [], 1):
+        records.append({"step": i, "grad_norm_z": g, **({"pos_prob": pos_prob} if pos_prob is not None else {})})
+    records.sort(key=lambda r: r["step"])
+    return RunMetrics(loss, loss, Path(loss), records, "finished")
+
+
+def test_claims_agree_when_the_runs_behave_as_in_the_paper():
+    fading = [1.0] * 5 + [0.5] * 10 + [0.1] * 5
+    flat = [1.0] * 20
+    metrics = [fake_run("infonce", {0: 60, 10: 75, 20: 76}, fading, pos_prob=0.9),
+               fake_run("align_uniform", {0: 60, 10: 72, 20: 68}, flat),
+               *[fake_run(n, {0: 60, 20: 76.2 + i}) for i, n in enumerate(report.DISSIPATING)]]
+    c1, c2, c3 = evaluate_claims(metrics)
+    assert (c1.verdict, c2.verdict, c3.verdict) == ("agrees", "agrees", "agrees")
+    assert c1.numbers["gap"] == pytest.approx(4.0) and c1.numbers["au_drop"] == pytest.approx(4.0)
+    assert c2.numbers["infonce_ratio"] == pytest.approx(0.1) and c2.numbers["au_ratio"] == pytest.approx(1.0)
+    assert c3.numbers["diffs"]["mat"] == pytest.approx(3.2)
+    assert "4.00 points below" in c1.evidence
+
+
+def test_claims_disagree_when_the_runs_do_not():
+    metrics = [fake_run("infonce", {0: 80, 20: 70}, [1.0] * 20, pos_prob=0.5),
+               fake_run("align_uniform", {0: 80, 20: 79.9}, [1.0] * 5 + [0.1] * 15),
+               fake_run("mpt", {0: 80, 20: 60}), fake_run("met", {0: 80, 20: 60})]
+    c1, c2, c3 = evaluate_claims(metrics)
+    assert (c1.verdict, c2.verdict, c3.verdict) == ("disagrees", "disagrees", "disagrees")
+
+
+def test_peak_at_step_zero_and_dissipated_start_are_partial():
+    metrics = [fake_run("infonce", {0: 85, 20: 84.9}, [1e-3] * 20, pos_prob=0.999),
+               fake_run("align_uniform", {0: 85, 10: 80, 20: 78}, [1.0] * 20),
+               fake_run("mpt", {0: 85, 20: 84.8}), fake_run("mat", {0: 85, 20: 80})]
+    c1, c2, c3 = evaluate_claims(metrics)
+    assert c1.verdict == "partly agrees" and "starting model" in c1.evidence
+    assert c2.verdict == "partly agrees" and "already dissipated" in c2.evidence
+    assert c3.verdict == "partly agrees"
+
+
+def test_no_runs_is_not_enough_evidence():
+    assert [c.verdict for c in evaluate_claims([])] == ["not enough evidence"] * 3
+
+
+# --------------------------------------------------------------------------- the Paper page
+@pytest.fixture
+def paper_page(repro, monkeypatch):
+    st_testing = pytest.importorskip("streamlit.testing.v1")
+    monkeypatch.setenv("SRL_CHECKPOINTS", str(repro.parent))
+    monkeypatch.chdir(ROOT)
+    at = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    return at.switch_page("pages/6_Paper.py")
+
+
+def test_paper_page_shows_claims_verdicts_and_explorer(paper_page):
+    at = paper_page.run()
+    assert not at.exception, at.exception
+    assert [h.value for h in at.subheader] == ["Claim 1", "Claim 2", "Claim 3"]
+    assert at.selectbox[0].value.name == "repro-tiny"
+    text = " ".join(m.value for m in at.markdown)
+    for claim in report.CLAIMS.values():
+        assert claim in text
+    boxes = [b.value for kind in ("success", "warning", "error", "info") for b in getattr(at, kind)]
+    assert sum("Evidence: **" in b for b in boxes) == 3
+    assert len(at.dataframe[0].value) == 2  # the summary table: one row per loss
+    explorer = at.dataframe[1].value
+    assert list(explorer["loss"]) == [report.loss_label(n) for n in report.LABELS]
+    assert "starting model" in text.lower()
+
+
+def test_paper_page_sliders_and_picked_runs(paper_page):
+    at = paper_page.run()
+    cos = [s for s in at.slider if s.label == "cosine of the positive pair"][0]
+    cos.set_value(0.95).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[1].value.set_index("loss")
+    assert table.loc["MPT", "pull"] == 0 and table.loc["DCL", "pull"] == pytest.approx(20.0)
+    [s for s in at.slider if s.label.startswith("τ")][0].set_value(0.1).run()
+    assert at.dataframe[1].value.set_index("loss").loc["DCL", "pull"] == pytest.approx(10.0)
+    at.radio[0].set_value("runs I pick").run()
+    at.multiselect[0].set_value(["repro-tiny/infonce", "repro-tiny/align_uniform"]).run()
+    assert not at.exception, at.exception
+    assert set(at.dataframe[0].value["label"]) == {"repro-tiny/infonce", "repro-tiny/align_uniform"}
+
+
+def test_paper_page_without_runs(tmp_path, monkeypatch):
+    st_testing = pytest.importorskip("streamlit.testing.v1")
+    monkeypatch.setenv("SRL_CHECKPOINTS", str(tmp_path))
+    monkeypatch.chdir(ROOT)
+    at = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/6_Paper.py").run()
+    assert not at.exception, at.exception
+    assert any("No reproduction yet" in i.value for i in at.info)
+    assert sum("not enough evidence" in i.value for i in at.info) == 3
