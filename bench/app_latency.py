@@ -15,6 +15,7 @@ Results: printed, and written to bench/_work/app_latency.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -28,12 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
-from srl_explorer import runs  # noqa: E402
-from srl_explorer.train import TrainConfig, train  # noqa: E402
-from tests.conftest import make_tiny_bert  # noqa: E402
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, start_app  # noqa: E402
+from srl_explorer import runs
+from srl_explorer.train import TrainConfig, train
+from tests.conftest import make_tiny_bert
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, start_app
 
 # page path -> (title, charts expected once rendered)
 PAGES = {"": ("SRL Explorer", 0), "Train": ("Train", 1), "Compare": ("Compare runs", 2),
@@ -50,6 +52,7 @@ RENDERED = """([title, charts]) => {
 }"""
 STARTED = """() => document.querySelector("[data-testid='stApp']")
     .getAttribute('data-test-script-state') === 'running'"""
+TALL = {"Compare": 1900, "Similarity": 1800}  # README screenshots: the page scrolls inside the app, so enlarge
 HAS_STEP = """(step) => {
     const plot = document.querySelector('.js-plotly-plot');
     const t = plot && plot._fullData && plot._fullData.find(t => t.name === 'loss');
@@ -112,10 +115,8 @@ def rerun_time(pg, action, title: str, charts: int) -> float:
     """Seconds from a widget action until the rerun it causes has rendered."""
     t0 = time.perf_counter()
     action()
-    try:
+    with contextlib.suppress(PlaywrightTimeout):  # the rerun was over before we looked
         pg.wait_for_function(STARTED, timeout=3_000, polling=10)
-    except Exception:  # noqa: BLE001 - the rerun was over before we looked
-        pass
     pg.wait_for_function(RENDERED, arg=[title, charts], timeout=300_000, polling=50)
     return time.perf_counter() - t0
 
@@ -199,7 +200,10 @@ def screenshots(out: Path, checkpoints: Path, train_run: str | None = None) -> N
                     rerun_time(pg, lambda: pg.locator("input[type=file]").set_input_files(str(sample_pairs_path())),
                                title, 1)
                 pg.wait_for_timeout(1500)
-                pg.screenshot(path=str(out / f"{(path or 'home').lower()}.png"), full_page=path in ("Compare", "Similarity"))
+                pg.set_viewport_size({"width": 1400, "height": TALL.get(path, 1050)})
+                pg.wait_for_timeout(1500)
+                pg.screenshot(path=str(out / f"{(path or 'home').lower()}.png"))
+                pg.set_viewport_size({"width": 1400, "height": 1050})
             browser.close()
     finally:
         server.terminate()
@@ -221,7 +225,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "app_latency.json").write_text(json.dumps(result, indent=2))
     print(f"server healthy after {result['server_start_s']:.1f} s")
-    print("load average %.1f %.1f %.1f on %d CPUs" % (*result["load_average"], result["cpus"]))
+    print("load average {:.1f} {:.1f} {:.1f} on {} CPUs".format(*result["load_average"], result["cpus"]))
     print(f"{'page':<12} {'first load':>11} {'reload (median)':>16} {'sidebar click (median)':>23}")
     for page, t in result["pages"].items():
         rest = f"{t['median_rest_s']:.2f} s" if t["median_rest_s"] is not None else "-"

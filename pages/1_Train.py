@@ -5,8 +5,16 @@ from srl_explorer import jobs, runs
 from srl_explorer.data import DataError, sample_corpus_path
 from srl_explorer.encoder import DEFAULT_MODEL, POOLERS
 from srl_explorer.losses import LOSSES, loss_hyperparameters
-from srl_explorer.ui.common import (POLL_SECONDS, checkpoint_root, job_registry, live_figure, read_upload,
-                                    run_records, setup_page, state_badge)
+from srl_explorer.ui.common import (
+    POLL_SECONDS,
+    checkpoint_root,
+    job_registry,
+    live_figure,
+    read_upload,
+    run_records,
+    setup_page,
+    state_badge,
+)
 
 HP_HELP = {  # one line per hyperparameter: what it does (defaults are the paper's)
     "temp": "temperature τ: divides the cosines before the softmax; lower sharpens it onto the hardest negatives",

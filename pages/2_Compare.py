@@ -4,8 +4,15 @@ import streamlit as st
 
 from srl_explorer import runs
 from srl_explorer.plots import align_uniform_plane, overlay
-from srl_explorer.ui.common import (POLL_SECONDS, checkpoint_root, run_records, setup_page, show_markers,
-                                    summary_row, thin_records)
+from srl_explorer.ui.common import (
+    POLL_SECONDS,
+    checkpoint_root,
+    run_records,
+    setup_page,
+    show_markers,
+    summary_row,
+    thin_records,
+)
 
 setup_page("Compare", "📈")
 st.title("Compare runs")

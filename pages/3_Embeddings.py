@@ -7,8 +7,7 @@ import streamlit as st
 from srl_explorer.data import DataError, parse_lines, parse_pairs, read_pairs
 from srl_explorer.plots import scatter_2d
 from srl_explorer.projection import METHODS, clusters, nearest, project, sentence_set, warm_up_state
-from srl_explorer.ui.common import (SHARED_STSB_DEV, checkpoint_choices, embed, get_encoder, read_upload,
-                                    setup_page)
+from srl_explorer.ui.common import SHARED_STSB_DEV, checkpoint_choices, embed, get_encoder, read_upload, setup_page
 
 setup_page("Embeddings", "🗺️")
 st.title("Embeddings")

@@ -243,7 +243,7 @@ def load_hub_pairs(dataset_id: str, split: str, task: str | None = None) -> Pair
         text = " ".join(str(e).split())
         if isinstance(e, ConnectionError) or any(w in text.lower() for w in ("offline", "couldn't reach", "connect")):
             raise DataError(f"cannot load {what}: the Hugging Face hub cannot be reached ({text[:120]}); "
-                            f"{OFFLINE_HINT}") from None
+                            f"pass --data-dir with a SentEval data folder") from None
         raise DataError(f"cannot load {what} from the Hugging Face hub: {text[:200]}; "
                         f"or pass --data-dir with a SentEval data folder") from None
     cols = next((c for c in HUB_COLUMNS if all(x in ds.column_names for x in c)), None)

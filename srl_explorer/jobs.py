@@ -112,7 +112,7 @@ def launch(cfg: dict[str, Any], run_dir: str | os.PathLike) -> subprocess.Popen:
 
 
 def start_run(cfg: dict[str, Any], root: str | os.PathLike, upload: tuple[bytes, str] | None = None,
-              registry: "JobRegistry | None" = None) -> Path:
+              registry: JobRegistry | None = None) -> Path:
     """Check ``cfg``, create a fresh run directory under ``root`` (an uploaded ``.txt`` corpus,
     ``(raw bytes, file name)``, is saved into it as corpus.txt) and launch the trainer there."""
     cfg = dict(cfg)
@@ -192,7 +192,7 @@ def eta_seconds(records: list[dict], step: int, max_steps: int | None) -> float 
 
 def format_duration(seconds: float) -> str:
     """``95`` -> ``1 min 35 s``, ``7300`` -> ``2 h 01 min``, ``200000`` -> ``2 d 7 h``."""
-    s = int(round(seconds))
+    s = round(seconds)
     if s < 60:
         return f"{s} s"
     if s < 3600:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import plotly.colors as px_colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -51,12 +52,18 @@ def live_panels(records: list[dict]) -> go.Figure:
     return fig
 
 
+def run_color(i: int) -> str:
+    """The i-th run's colour, shared by every comparison chart."""
+    palette = px_colors.qualitative.Plotly
+    return palette[i % len(palette)]
+
+
 def overlay(runs_records: dict[str, list[dict]], key: str, x: str = "step", weight: float = 0.0) -> go.Figure:
     fig = go.Figure()
-    for name, recs in runs_records.items():
+    for i, (name, recs) in enumerate(runs_records.items()):
         xs, ys = series(recs, key, x)
         if len(xs):
-            fig.add_trace(go.Scatter(x=xs, y=smooth(ys, weight), name=name, mode="lines"))
+            fig.add_trace(go.Scatter(x=xs, y=smooth(ys, weight), name=name, mode="lines", line=dict(color=run_color(i))))
     fig.update_layout(xaxis_title="wall time (s)" if x == "elapsed_s" else "step", yaxis_title=key, height=450,
                       margin=dict(l=40, r=20, t=30, b=40))
     return fig
@@ -65,17 +72,18 @@ def overlay(runs_records: dict[str, list[dict]], key: str, x: str = "step", weig
 def align_uniform_plane(runs_records: dict[str, list[dict]]) -> go.Figure:
     """Wang & Isola's plane: x = dev_uniform, y = dev_align (lower-left is better); arrows show direction."""
     fig = go.Figure()
-    for name, recs in runs_records.items():
+    for i, (name, recs) in enumerate(runs_records.items()):
         pts = [(r["dev_uniform"], r["dev_align"], r["step"]) for r in recs
                if isinstance(r.get("dev_uniform"), (int, float)) and isinstance(r.get("dev_align"), (int, float))]
         if not pts:
             continue
         u, a, s = map(np.asarray, zip(*pts))
+        color = run_color(i)  # the same colour as the run's line in overlay()
         fig.add_trace(go.Scatter(x=u, y=a, mode="lines+markers", name=name, text=[f"step {k}" for k in s],
-                                 marker=dict(size=7, symbol="arrow", angleref="previous"),
+                                 line=dict(color=color), marker=dict(size=11, symbol="arrow", angleref="previous"),
                                  hovertemplate="%{text}<br>uniform %{x:.3f}<br>align %{y:.3f}"))
-        fig.add_trace(go.Scatter(x=[u[0]], y=[a[0]], mode="markers", marker=dict(size=11, symbol="circle-open"),
-                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=[u[0]], y=[a[0]], mode="markers", showlegend=False, hoverinfo="skip",
+                                 marker=dict(size=12, symbol="circle-open", color=color)))
     fig.update_layout(xaxis_title="dev uniformity (lower = more uniform)", yaxis_title="dev alignment (lower = better)",
                       height=480, margin=dict(l=40, r=20, t=30, b=40))
     return fig

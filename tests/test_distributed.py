@@ -6,12 +6,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from srl_explorer import runs
@@ -36,17 +36,15 @@ def cfg_for(loss: str, tiny_model: str, out: Path, batch_size: int) -> TrainConf
                        margin={"mpt": 0.9, "met": 1.5, "mat": 0.6}.get(loss))  # margins large enough to be active
 
 
-def _worker(rank: int, tiny_model: str, out: str, ports: list[int]) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                      HF_HUB_OFFLINE="1")
-    torch.set_num_threads(1)
-    for loss, port in zip(LOSSES, ports):
-        os.environ["MASTER_PORT"] = str(port)
-        train(cfg_for(loss, tiny_model, Path(out) / f"ddp-{loss}", B))
-
-
 def test_two_processes_equal_one_process_for_every_loss(tiny_model, tmp_path):
-    mp.spawn(_worker, args=(tiny_model, str(tmp_path), [free_port() for _ in LOSSES]), nprocs=2, join=True)
+    # Separate interpreters (not multiprocessing.spawn, which re-imports whatever __main__ the test runner has).
+    ports = [str(free_port()) for _ in LOSSES]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-m", "tests._ddp_worker", str(rank), tiny_model, str(tmp_path), *ports],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for rank in (0, 1)]
+    for p in procs:
+        out = p.communicate(timeout=600)[0].decode(errors="replace")
+        assert p.returncode == 0, out[-3000:]
     worst = {}
     init = load_file(str(Path(tiny_model) / "model.safetensors"))
     for loss in LOSSES:

@@ -105,7 +105,7 @@ def test_stop_by_stop_file_and_by_sigterm(tiny_model, tmp_path):
     cfg = {"loss": "mpt", "model": tiny_model, "max_steps": 100_000, "batch_size": 8, "eval_every": 100_000}
     polite, stubborn = (jobs.start_run(cfg, tmp_path / name) for name in ("a", "b"))
     for run_dir in (polite, stubborn):  # both running, past the model load (signal handlers installed)
-        wait_for(lambda: runs.read_status(run_dir).get("step", 0) >= 1, what="training steps")
+        wait_for(lambda d=run_dir: runs.read_status(d).get("step", 0) >= 1, what="training steps")
     assert jobs.stop(polite, grace=120) is False  # the STOP file was enough
     assert runs.read_status(polite)["state"] == "cancelled"
     assert jobs.stop(stubborn, grace=0) is True  # no grace: SIGTERM at once, still a clean cancel

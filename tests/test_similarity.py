@@ -71,8 +71,8 @@ def test_corpus_upload_smaller_than_a_batch_is_refused():
 
 def test_uploads_over_the_size_limit_are_refused(monkeypatch):
     common = pytest.importorskip("srl_explorer.ui.common")
-    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
     from streamlit.proto.Common_pb2 import FileURLs
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 
     monkeypatch.chdir(common.ROOT)  # the limit comes from .streamlit/config.toml
     limit = common.upload_limit_mb()

@@ -170,7 +170,7 @@ def _mtime(path: str) -> float:
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=6)
-def _load_encoder(model: str, pooler: str | None, mtime: float):  # noqa: ARG001 - mtime is a cache key
+def _load_encoder(model: str, pooler: str | None, mtime: float):
     from ..encoder import Encoder
     _torch_threads()
     return Encoder.from_pretrained(model, pooler=pooler)
@@ -187,7 +187,7 @@ def get_encoder(model: str, pooler: str | None = None):
 
 
 @st.cache_data(show_spinner="Encoding sentences…", max_entries=16)
-def _embed(model: str, pooler: str | None, mtime: float, sentences: tuple[str, ...], _enc) -> np.ndarray:  # noqa: ARG001
+def _embed(model: str, pooler: str | None, mtime: float, sentences: tuple[str, ...], _enc) -> np.ndarray:
     return _enc.encode(list(sentences))
 
 
