@@ -106,13 +106,28 @@ class _Terminated(Exception):
 
 
 def _on_signal(signum, frame):  # noqa: ARG001
+    _hold_signals()  # a second SIGTERM (torchrun sends one to every rank) must not cut the status write short
     raise _Terminated(f"terminated by signal {signal.Signals(signum).name}")
 
 
+def _hold_signals() -> None:
+    """Ignore SIGTERM/SIGINT while the final status is written; train() restores the handlers."""
+    if _main_thread():
+        for s in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(s, signal.SIG_IGN)
+
+
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
+    """``auto``: this process's GPU (``cuda:LOCAL_RANK``) if there is one, else the CPU.
+    A bare ``cuda`` also means ``cuda:LOCAL_RANK``, so every torchrun process gets its own GPU."""
+    if name in ("auto", "cuda"):
+        if name == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}") from e
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
     return dev
@@ -155,9 +170,9 @@ def batch_metrics(z1: torch.Tensor, z2: torch.Tensor) -> dict[str, float]:
 def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bool = False) -> Path:
     """Train; returns the run directory. ``resume=True`` continues ``run_dir`` from its ``last/`` checkpoint."""
     cfg.validate()
-    dist_info = D.setup()
+    device = pick_device(cfg.device, D.local_rank())
+    dist_info = D.setup(device)  # torchrun: nccl on CUDA, gloo on CPU; a no-op in one process
     master = dist_info.master
-    device = pick_device(cfg.device, dist_info.local_rank)
     amp_dtype = pick_autocast_dtype(cfg.precision, device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
@@ -222,7 +237,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
 
         # ------------------------------------------------------------ resume
         if resume:
-            last = runs.recover_dir(run_dir / "last")
+            last = D.broadcast_object(runs.recover_dir(run_dir / "last") if master else None)  # rank 0 repairs
             if last is None or not (last / "trainer_state.pt").exists():
                 raise FileNotFoundError(f"{run_dir}: no resumable checkpoint (last/) to resume from")
             ckpt_encoder = Encoder.from_pretrained(last)
@@ -272,12 +287,16 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
             writer.write(record)
         D.barrier()
         stop = torch.zeros(2, device=device)  # [stop requested, non-finite] shared by all ranks
+        # On CUDA the loop queues work without waiting for the GPU, except at the "CPU-GPU sync
+        # point"s below, which only run at check steps (--log-every, eval, save, end).
         while step < max_steps:
+            if dist_info.enabled:  # each rank its own dropout masks, a pure function of the step
+                D.seed_step(cfg.seed, step, dist_info.rank)
             # SimCSE: each sentence twice in one forward pass; dropout makes the two views differ
-            idx = batch_indices(step, len(sentences), global_batch, cfg.seed)
-            local = idx[dist_info.rank * cfg.batch_size:(dist_info.rank + 1) * cfg.batch_size]
+            idx = batch_indices(step, len(sentences), global_batch, cfg.seed)  # CPU tensor: no sync
+            local = idx[dist_info.rank * cfg.batch_size:(dist_info.rank + 1) * cfg.batch_size]  # this rank's shard
             tok = encoder.tokenize([sentences[i] for i in local.tolist()])
-            tok = {k: torch.cat([v, v]).to(device, non_blocking=True) for k, v in tok.items()}
+            tok = {k: _to_device(torch.cat([v, v]), device) for k, v in tok.items()}  # (2B, L)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 z = model(**tok)  # (2B, d)
             zn = F.normalize(z.float(), dim=-1)
@@ -308,7 +327,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
                     raise TrainingError(f"non-finite loss or gradient at step {step}: loss={out['loss'].item():.6g}, "
                                         f"grad_norm={grad_norm.item():.6g}; no checkpoint was written for this step")
             lr = scheduler.get_last_lr()[0]
-            if scaler.is_enabled():
+            if scaler.is_enabled():  # fp16: fused AdamW reads the scaler's inf flag on the GPU, no sync
                 scaler.step(optimizer)
                 scaler.update()
             else:
@@ -361,11 +380,13 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
     except _Terminated as e:
         state, error = "cancelled", str(e)
     except BaseException as e:  # noqa: BLE001 - recorded in status.json, then re-raised
+        _hold_signals()  # under torchrun a failure here is followed by SIGTERM: write the status first
         state, error = "failed", f"{type(e).__name__}: {e}" if not isinstance(e, (DataError, TrainingError)) else str(e)
         if master:
             runs.write_status(run_dir, state=state, step=step, error=error)
         raise
     finally:
+        _hold_signals()
         if writer is not None:
             writer.close()
         if master and state != "failed":
@@ -373,8 +394,13 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
                               best=best if best > -math.inf else None)
         for s, h in old_handlers.items():
             signal.signal(s, h)
-        D.teardown()
+        D.teardown(dist_info)
     return run_dir
+
+
+def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a CPU batch tensor to ``device``; pinned memory makes the CUDA copy asynchronous."""
+    return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t
 
 
 def _part_grads(out: dict, leaf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
