@@ -264,7 +264,17 @@ def _claim_dissipating_losses(by: dict) -> ClaimResult:
     text = (f"Best dev STS minus InfoNCE's ({inf_best:.2f}): {parts}. "
             f"{sum(d >= -STS_TOL for d in diffs.values())} of {len(diffs)} match or beat it "
             f"(within {STS_TOL} points).")
-    return ClaimResult(key, CLAIMS[key], verdict, text, {"diffs": diffs})
+    idle = [n for n in present if _never_active(by[n])]
+    if idle:
+        text += (f" {', '.join(map(loss_label, idle))}: the hinge was met for every anchor at every step, so "
+                 f"there was no gradient and the model did not change (a tie by standing still).")
+    return ClaimResult(key, CLAIMS[key], verdict, text, {"diffs": diffs, "never_active": idle})
+
+
+def _never_active(run: RunMetrics) -> bool:
+    """A hinge loss whose active_frac was 0 at every logged step."""
+    _, a = run.series("active_frac", start=1)
+    return len(a) > 0 and not a.any()
 
 
 # --------------------------------------------------------------------------- charts

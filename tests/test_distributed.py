@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections
 import linecache
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
@@ -117,6 +119,32 @@ def test_torchrun_command_is_accepted_by_torchrun():
     args = get_args_parser().parse_args(torchrun_command(["--loss", "mat"], 8, 2, "node0:29500")[1:])
     assert (args.nproc_per_node, args.nnodes, args.rdzv_backend, args.rdzv_endpoint) == ("8", "2", "c10d", "node0:29500")
     assert args.module and args.training_script == "srl_explorer" and args.training_script_args == ["train", "--loss", "mat"]
+
+
+def documented_commands(path: Path) -> list[list[str]]:
+    """The ``torchrun``/``python -m srl_explorer`` commands in the bash blocks of a markdown file."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #")[0].strip()
+            if line.startswith(("torchrun", "python -m srl_explorer")):
+                commands.append(shlex.split(line))
+    return commands
+
+
+def test_documented_commands_parse():
+    from torch.distributed.run import get_args_parser
+
+    from srl_explorer.cli import build_parser
+    commands = documented_commands(ROOT / "docs" / "scaling.md")
+    assert sum(c[0] == "torchrun" for c in commands) >= 4
+    for cmd in commands:
+        if cmd[0] == "torchrun":
+            args = get_args_parser().parse_args(cmd[1:])
+            assert args.module and args.training_script == "srl_explorer", cmd
+            cmd = ["python", "-m", args.training_script, *args.training_script_args]
+        if cmd[3] == "train":
+            build_parser().parse_args(cmd[3:])  # exits (SystemExit) on an unknown flag
 
 
 def test_dropout_masks_differ_between_ranks_and_repeat_per_step():

@@ -163,7 +163,11 @@ def test_peak_at_step_zero_and_dissipated_start_are_partial():
     c1, c2, c3 = evaluate_claims(metrics)
     assert c1.verdict == "partly agrees" and "starting model" in c1.evidence
     assert c2.verdict == "partly agrees" and "already dissipated" in c2.evidence
-    assert c3.verdict == "partly agrees"
+    assert c3.verdict == "partly agrees" and c3.numbers["never_active"] == []
+    still = fake_run("dcl_hinge", {0: 85, 20: 85})
+    still.records += [{"step": i, "active_frac": 0.0} for i in (1, 2, 3)]
+    c3 = evaluate_claims([*metrics, still])[2]
+    assert c3.numbers["never_active"] == ["dcl_hinge"] and "did not change" in c3.evidence
 
 
 def test_no_runs_is_not_enough_evidence():
