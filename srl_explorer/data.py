@@ -86,6 +86,16 @@ class Pairs:
         return list(dict.fromkeys(self.s1 + self.s2))
 
 
+def sentence_index(*pairs: Pairs) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]]:
+    """The unique sentences of all ``pairs`` (first-seen order, each Pairs' s1 then s2) and, per Pairs,
+    the rows of its s1 and s2 in that list: ((n,), (n,)) int arrays. Lets callers embed each sentence once."""
+    sentences = list(dict.fromkeys(s for p in pairs for s in (*p.s1, *p.s2)))
+    index = {s: i for i, s in enumerate(sentences)}
+    rows = [(np.array([index[s] for s in p.s1], dtype=np.intp), np.array([index[s] for s in p.s2], dtype=np.intp))
+            for p in pairs]
+    return sentences, rows
+
+
 def parse_score(value: str, where: str) -> float:
     try:
         x = float(value)
@@ -174,6 +184,13 @@ def _is_number(x: str) -> bool:
 
 
 # --------------------------------------------------------------------------- corpora
+def looks_like_path(source: str | os.PathLike) -> bool:
+    """Whether ``source`` names a local file (it exists, has a data-file suffix, or starts like a path)
+    rather than a Hugging Face id."""
+    p = Path(source).expanduser()
+    return p.exists() or p.suffix.lower() in (".txt", ".csv", ".tsv") or str(source).startswith((".", "/", "~"))
+
+
 def load_corpus(source: str | os.PathLike | None = None, max_sentences: int | None = None) -> list[str]:
     """Training sentences.
 
@@ -186,7 +203,7 @@ def load_corpus(source: str | os.PathLike | None = None, max_sentences: int | No
         sents = parse_lines(sample_corpus_path().read_bytes(), "sample corpus")
     else:
         p = Path(source).expanduser()
-        if p.exists() or p.suffix.lower() in (".txt", ".csv", ".tsv") or str(source).startswith((".", "/", "~")):
+        if looks_like_path(source):
             raw = read_bytes(p)
             if p.suffix.lower() in (".csv", ".tsv"):
                 sents = parse_pairs(raw, p.name).sentences()

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from .data import Pairs
+from .data import Pairs, sentence_index
 from .metrics import align_loss, uniform_loss
 
 POSITIVE_THRESHOLD = 4.0  # gold >= 4.0 (as floats) counts as a positive pair for dev_align
@@ -24,10 +24,7 @@ class DevEvaluator:
         if pairs.scores is None:
             raise ValueError(f"{pairs.name}: the dev set needs gold scores")
         self.pairs, self.batch_size = pairs, batch_size
-        self.sentences = pairs.sentences()
-        index = {s: i for i, s in enumerate(self.sentences)}
-        self.i1 = np.array([index[s] for s in pairs.s1])
-        self.i2 = np.array([index[s] for s in pairs.s2])
+        self.sentences, [(self.i1, self.i2)] = sentence_index(pairs)
         self.positive = pairs.scores >= POSITIVE_THRESHOLD  # float comparison (the official code truncates)
 
     def __call__(self, encoder) -> dict[str, float]:

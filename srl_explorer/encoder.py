@@ -18,10 +18,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from . import DEFAULT_MODEL
+
 POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
 POOLING_FILE = "srl_pooling.json"
 MLP_FILE = "mlp_head.safetensors"
-DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"
 
 
 class ModelLoadError(ValueError):
@@ -172,9 +173,10 @@ class Encoder(nn.Module):
             return np.zeros((0, self.dim), dtype=np.float32)
         was_training = self.training
         self.eval()
-        max_length = max_length or self.max_seq_length
-        n_tokens = [len(ids) for ids in self.tokenizer(sentences, truncation=True, max_length=max_length)["input_ids"]]
-        order = np.argsort([-n for n in n_tokens], kind="stable")  # (N,) longest first; ~30% less padding than by chars
+        # Tokenize once, unpadded; each batch is then padded to its own longest sentence.
+        tokens = self.tokenizer(sentences, truncation=True, max_length=max_length or self.max_seq_length)
+        features = [{k: v[i] for k, v in tokens.items()} for i in range(len(sentences))]
+        order = np.argsort([-len(f["input_ids"]) for f in features], kind="stable")  # (N,) longest first
         out = np.empty((len(sentences), self.dim), dtype=np.float32)
         batches = range(0, len(sentences), batch_size)
         if progress:
@@ -184,7 +186,8 @@ class Encoder(nn.Module):
         try:
             for start in batches:
                 idx = order[start:start + batch_size]
-                batch = {k: v.to(device) for k, v in self.tokenize([sentences[i] for i in idx], max_length).items()}
+                padded = self.tokenizer.pad([features[i] for i in idx], return_tensors="pt")
+                batch = {k: v.to(device) for k, v in padded.items()}
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     emb = self(**batch).float()
                 if normalize:

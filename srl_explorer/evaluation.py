@@ -45,10 +45,12 @@ from .data import (
     DataError,
     Pairs,
     decode_text,
+    looks_like_path,
     parse_pairs,
     parse_score,
     parse_stsb,
     read_bytes,
+    sentence_index,
 )
 
 TASKS = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")
@@ -280,8 +282,7 @@ def load_user_task(source: str | os.PathLike, split: str = "test") -> Task:
     """A user CSV/TSV (``sentence1``, ``sentence2``, ``score``; or STS-B rows) or, when ``source`` is not a
     path, a hub dataset id. The task is named after the file stem or the dataset id."""
     p = Path(source).expanduser()
-    if p.exists() or p.suffix.lower() in (".csv", ".tsv", ".txt") or str(source).startswith((".", "/", "~")) \
-            or "/" not in str(source):
+    if looks_like_path(source) or "/" not in str(source):  # hub ids are owner/name
         pairs, name, split = parse_pairs(read_bytes(p), p.name), p.stem, "file"
         name = f"{name}-file" if name in TASKS else name  # never shadows a benchmark's result
     else:
@@ -309,15 +310,15 @@ def score_tasks(tasks: list[Task], embed: Callable[[list[str]], np.ndarray]) -> 
     ``all`` is the Spearman over every pair of the task concatenated (for STS-B/SICK-R: of the split),
     ``mean`` the mean of the subsets' Spearman values.
     """
-    sentences = list(dict.fromkeys(s for t in tasks for p in t.subsets.values() for s in (*p.s1, *p.s2)))
-    index = {s: i for i, s in enumerate(sentences)}
+    sentences, rows = sentence_index(*(p for t in tasks for p in t.subsets.values()))
     emb = np.asarray(embed(sentences))  # (U, d)
+    rows_of = iter(rows)
     results = {}
     for t in tasks:
         cos_parts, gold_parts, subsets = [], [], {}
         for name, p in t.subsets.items():
-            a, b = emb[[index[s] for s in p.s1]], emb[[index[s] for s in p.s2]]  # (n, d) each
-            cos = (a * b).sum(1)  # (n,)
+            i1, i2 = next(rows_of)
+            cos = (emb[i1] * emb[i2]).sum(1)  # (n,)
             sp, pe = correlations(cos, p.scores, f"{t.name}/{name}")
             subsets[name] = {"spearman": sp, "pearson": pe, "n": len(p)}
             cos_parts.append(cos)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import runs
-from .data import DataError, parse_lines
+from .data import DataError, looks_like_path, parse_lines
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FLAG_ORDER = ("loss", "model", "pooler", "train_file", "dev_file", "max_train_sentences", "max_steps", "batch_size",
@@ -61,21 +61,16 @@ def torchrun_command(cfg: dict[str, Any], nproc_per_node: int = 2, nnodes: int =
 
 
 # --------------------------------------------------------------------------- checks
-def _looks_like_path(x: str) -> bool:
-    return x.startswith(("/", ".", "~")) or Path(x).expanduser().exists() or Path(x).suffix.lower() in (
-        ".txt", ".csv", ".tsv")
-
-
 def preflight(cfg: dict[str, Any]) -> None:
     """Fail fast, with one line, on what the trainer would reject: bad numbers, missing local files."""
     from .train import TrainConfig
     TrainConfig.from_dict({k: v for k, v in cfg.items() if v is not None}).validate()
     model = cfg.get("model")
-    if model and _looks_like_path(str(model)) and not Path(str(model)).expanduser().is_dir():
+    if model and looks_like_path(str(model)) and not Path(str(model)).expanduser().is_dir():
         raise DataError(f"{model}: no such model directory")
     for key in ("train_file", "dev_file"):
         value = cfg.get(key)
-        if value and _looks_like_path(str(value)) and not Path(str(value)).expanduser().is_file():
+        if value and looks_like_path(str(value)) and not Path(str(value)).expanduser().is_file():
             raise DataError(f"{value}: no such file ({key.replace('_', ' ')})")
 
 

@@ -22,6 +22,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
+from .data import Pairs, sentence_index
+
 METHODS = ("UMAP", "PCA")
 MAX_UMAP_POINTS = 4000  # below 4096 umap-learn uses exact kNN, the path the warm-up compiles
 _CACHE_SIZE = 64
@@ -210,10 +212,9 @@ def sentence_set(s1: list[str], s2: list[str], scores: np.ndarray | None = None,
     score (N,) float (NaN without scores; a sentence in several pairs keeps its first pair's score),
     and the (i, j) sentence indices of every pair."""
     n = len(s1) if max_pairs is None else min(max_pairs, len(s1))
-    sentences = list(dict.fromkeys(s1[:n] + s2[:n]))
-    index = {s: i for i, s in enumerate(sentences)}
+    sentences, [(i1, i2)] = sentence_index(Pairs(s1[:n], s2[:n]))
     gold = np.full(len(sentences), np.nan)
-    pairs = [(index[a], index[b]) for a, b in zip(s1[:n], s2[:n])]
+    pairs = list(zip(i1.tolist(), i2.tolist()))
     if scores is not None:
         for (i, j), g in zip(reversed(pairs), scores[:n][::-1]):
             gold[i] = gold[j] = g

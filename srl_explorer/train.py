@@ -10,6 +10,7 @@ global batch; only rank 0 writes files and evaluates.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -120,15 +121,13 @@ def _hold_signals() -> None:
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto``: this process's GPU (``cuda:LOCAL_RANK``) if there is one, else the CPU.
     A bare ``cuda`` also means ``cuda:LOCAL_RANK``, so every torchrun process gets its own GPU."""
-    if name in ("auto", "cuda"):
-        if name == "cuda" and not torch.cuda.is_available():
-            raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     try:
-        dev = torch.device(name)
+        dev = torch.device(f"cuda:{local_rank}" if name in ("auto", "cuda") else name)
     except RuntimeError as e:
         raise ValueError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}") from e
     if dev.type == "cuda" and not torch.cuda.is_available():
+        if name == "auto":
+            return torch.device("cpu")
         raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
     return dev
 
@@ -154,10 +153,14 @@ def linear_schedule(step: int, warmup: int, total: int) -> float:
 def batch_indices(step: int, n: int, global_batch: int, seed: int) -> torch.Tensor:
     """Indices of the global batch for ``step`` (0-based): a fresh seeded permutation per epoch,
     dropping the incomplete last batch. A pure function of the step, so resuming is exact."""
-    per_epoch = n // global_batch
-    epoch, k = divmod(step, per_epoch)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-    return perm[k * global_batch:(k + 1) * global_batch]
+    epoch, k = divmod(step, n // global_batch)
+    return _epoch_permutation(n, seed, epoch)[k * global_batch:(k + 1) * global_batch]
+
+
+@functools.lru_cache(maxsize=2)
+def _epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The seeded order of one epoch, (n,); cached, so a step slices it instead of redrawing all n."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
 def batch_metrics(z1: torch.Tensor, z2: torch.Tensor) -> dict[str, float]:
@@ -190,8 +193,8 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
         if not resume:
             runs.atomic_write_json(run_dir / "config.json", {**asdict(cfg), "world_size": dist_info.world_size})
         runs.write_status(run_dir, state="running", pid=os.getpid(), host=socket.gethostname(),
-                                   started=time.time(), step=0, max_steps=cfg.max_steps, error=None,
-                                   loss_name=cfg.loss, world_size=dist_info.world_size)
+                          started=time.time(), step=0, max_steps=cfg.max_steps, error=None,
+                          loss_name=cfg.loss, world_size=dist_info.world_size)
     old_handlers = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
         if _main_thread() else {}
     writer, state, step, error = None, "failed", 0, None

@@ -16,12 +16,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .. import jobs, runs
+from .. import DEFAULT_MODEL, jobs, runs
 from ..data import DataError
 from ..projection import warm_up_umap
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"  # = encoder.DEFAULT_MODEL (importing encoder would load torch)
 SHARED_STSB_DEV = ROOT.parent / "shared" / "data" / "stsbenchmark" / "sts-dev.csv"
 POLL_SECONDS = 1.0  # live charts refresh at least this often
 MAX_PLOT_POINTS = 1500  # per series on live charts; evaluation records are always kept
