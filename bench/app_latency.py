@@ -1,7 +1,8 @@
 """Benchmark, not a test: how fast the app renders in headless Chromium.
 
 1. Time to a rendered page: from navigation until the script run is over and the page's charts
-   (or table) are drawn, for every page; the first visit (cold caches) and the median of the rest.
+   (or table) are drawn, for every page; the first visit (cold caches, a fresh browser profile),
+   the median of the rest, and the first visit after a server restart (browser cache warm).
 2. Metric delay: a line appended to a live run's metrics.jsonl until its point is in the Train
    page's chart (read from plotly's data in the browser).
 3. The first UMAP map after start-up (the worker compiled numba in the background meanwhile).
@@ -10,7 +11,8 @@
     python bench/app_latency.py --screenshots docs/screenshots --checkpoints checkpoints --train-run NAME
 
 The second form only takes README screenshots of an existing checkpoints folder (read-only).
-Results: printed, and written to bench/_work/app_latency.json.
+Results: printed, and written to bench/_work/app_latency.json (or --json FILE).
+Part of ``python -m srl_explorer.bench``.
 """
 from __future__ import annotations
 
@@ -157,6 +159,12 @@ def benchmark(repeats: int) -> dict:
                         clicks[path or "Home"].append(soft_nav_time(pg, path))
                 delays = metric_delay(pg, url, root / "live-infonce")
                 umap_s = umap_maps(pg, url)
+                # A restarted server (cold caches, imports, UMAP warm-up) seen by a browser that has
+                # the app's static files cached, as on a user's second day.
+                server.terminate()
+                server.wait(30)
+                server = start_app(root, port)
+                restart = {path or "Home": render_time(pg, url, path) for path in PAGES}
                 browser.close()
         finally:
             server.terminate()
@@ -164,7 +172,7 @@ def benchmark(repeats: int) -> dict:
             sleeper.kill()
     return {"server_start_s": startup,
             "pages": {k: {"first_s": v[0], "median_rest_s": statistics.median(v[1:]) if len(v) > 1 else None,
-                          "sidebar_click_median_s": statistics.median(clicks[k])}
+                          "sidebar_click_median_s": statistics.median(clicks[k]), "after_restart_s": restart[k]}
                       for k, v in times.items()},
             "load_average": os.getloadavg(), "cpus": os.cpu_count(),
             "metric_delay_s": {"median": statistics.median(delays), "max": max(delays), "all": delays},
@@ -216,14 +224,14 @@ def main() -> None:
     ap.add_argument("--screenshots", type=Path, help="only take README screenshots into this folder")
     ap.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     ap.add_argument("--train-run", help="run shown on the Train page screenshot (default: the newest)")
+    ap.add_argument("--json", type=Path, default=ROOT / "bench" / "_work" / "app_latency.json", help="results file")
     args = ap.parse_args()
     if args.screenshots:
         screenshots(args.screenshots, args.checkpoints, args.train_run)
         return
     result = benchmark(args.repeats)
-    out = ROOT / "bench" / "_work"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "app_latency.json").write_text(json.dumps(result, indent=2))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
     print(f"server healthy after {result['server_start_s']:.1f} s")
     print("load average {:.1f} {:.1f} {:.1f} on {} CPUs".format(*result["load_average"], result["cpus"]))
     print(f"{'page':<12} {'first load':>11} {'reload (median)':>16} {'sidebar click (median)':>23}")

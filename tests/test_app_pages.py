@@ -235,3 +235,23 @@ def test_long_runs_are_thinned_for_the_live_charts_but_keep_every_evaluation():
     assert len(thin) <= 1500 + 6000 // 125 + 1
     assert [r["step"] for r in thin if "stsb_dev_spearman" in r] == list(range(0, 6000, 125))
     assert thin[-1]["step"] == 5999 and thin_records(records[:100]) == records[:100]
+
+
+def test_model_loading_waits_for_the_background_imports(monkeypatch):
+    """transformers' lazy attributes raced between the preimport thread and a page loading a model
+    ("cannot import name 'AutoModel'"); loading now waits until the preimport is over."""
+    import threading
+
+    from srl_explorer.ui import common
+    done = threading.Event()
+    monkeypatch.setattr(common, "_preimported", done)
+    gate = threading.Event()
+    t = threading.Thread(target=lambda: (gate.wait(30), done.set()), name="preimport", daemon=True)
+    t.start()
+    waiter = threading.Thread(target=common._wait_for_preimport)
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive()  # still waiting while the preimport runs
+    gate.set()
+    waiter.join(30)
+    assert not waiter.is_alive() and done.is_set()

@@ -104,3 +104,35 @@ def test_umap_runs_in_a_warm_worker_even_under_a_streamlit_style_main(tmp_path):
     assert xy.shape == (len(x), 2) and np.isfinite(xy).all()
     assert same_partition(P.clusters(xy, k=3), labels)  # the groups stay apart in 2-D
     assert P.project(x, "UMAP") is xy
+
+
+def test_cosine_knn_against_brute_force():
+    from sklearn.neighbors import NearestNeighbors
+    x, _ = blobs(n_per=50, seed=5)
+    x = x * np.random.default_rng(0).uniform(0.5, 3.0, size=(len(x), 1)).astype(np.float32)  # not unit length
+    idx, dist = P.cosine_knn(x, 7, chunk=33)  # chunks that do not divide N
+    ref_d, ref_i = NearestNeighbors(n_neighbors=7, metric="cosine", algorithm="brute").fit(x).kneighbors(x)
+    np.testing.assert_array_equal(idx, ref_i)
+    np.testing.assert_allclose(dist, ref_d, atol=1e-5)
+    assert (idx[:, 0] == np.arange(len(x))).all() and (dist[:, 0] == 0).all() and (dist >= 0).all()
+    assert idx.dtype == np.int64 and dist.dtype == np.float32
+
+
+def test_umap_graph_equals_umap_learns_own_cosine_graph():
+    """Our exact neighbours give the graph umap-learn builds with metric='cosine' itself."""
+    import umap
+    x, _ = blobs(n_per=60, seed=7)
+    ours, _ = P._umap_reducer(x, 0, 15, n_epochs=10)
+    ref = umap.UMAP(n_neighbors=15, metric="cosine", random_state=0, n_jobs=1, n_epochs=10).fit(x)
+    a, b = ours.graph_.tocsr(), ref.graph_.tocsr()
+    assert ((a != 0) != (b != 0)).nnz == 0  # the same neighbour edges
+    assert abs(a - b).max() < 1e-3  # and memberships
+
+
+def test_umap_above_umap_learns_small_data_limit():
+    """4,100 points: umap-learn would switch to NN-descent; we keep exact neighbours."""
+    x, labels = blobs(n_per=1367, d=16, seed=8)
+    reducer, xy = P._umap_reducer(x[:4100], 0, 15, n_epochs=20)
+    assert reducer._knn_search_index is None  # no NN-descent index was built
+    assert xy.shape == (4100, 2) and np.isfinite(xy).all()
+    assert same_partition(P.clusters(xy, k=3), labels[:4100])

@@ -53,6 +53,9 @@ HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.
                  "sklearn.decomposition", "sklearn.cluster", "scipy.stats", "plotly.subplots")
 
 
+_preimported = threading.Event()
+
+
 @st.cache_resource(show_spinner=False)
 def _start_background_work() -> bool:
     """Once per server: compile UMAP in its worker, and import the heavy modules in a thread so
@@ -64,9 +67,20 @@ def _start_background_work() -> bool:
 
 
 def _preimport() -> None:
-    for name in HEAVY_MODULES:
-        importlib.import_module(name)
-    _torch_threads()
+    try:
+        for name in HEAVY_MODULES:
+            importlib.import_module(name)
+        from transformers import AutoModel, AutoTokenizer  # noqa: F401 - resolves transformers' lazy attributes
+        _torch_threads()
+    finally:
+        _preimported.set()
+
+
+def _wait_for_preimport() -> None:
+    """transformers' lazy attributes are not safe to resolve from two threads at once ("cannot
+    import name 'AutoModel'"): model loading waits until the background imports are over."""
+    if any(t.name == "preimport" for t in threading.enumerate()):
+        _preimported.wait(timeout=120)
 
 
 def _torch_threads() -> None:
@@ -170,6 +184,7 @@ def _mtime(path: str) -> float:
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=6)
 def _load_encoder(model: str, pooler: str | None, mtime: float):
+    _wait_for_preimport()
     from ..encoder import Encoder
     _torch_threads()
     return Encoder.from_pretrained(model, pooler=pooler)

@@ -1,0 +1,52 @@
+"""Smoke test of the benchmark harness (python -m srl_explorer.bench): it runs every measurement
+end to end on a tiny model and writes complete results. It never asserts on a time."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from srl_explorer import bench
+from srl_explorer.train import batch_indices
+
+ROOT = bench.ROOT
+
+
+def test_every_trainer_sees_our_trainers_batches():
+    sentences = [f"s{i}" for i in range(50)]
+    batches = bench.step_batches(sentences, 3, 8)
+    assert batches[2] == [sentences[i] for i in batch_indices(2, 50, 8, 42).tolist()]
+
+
+def test_bad_section_is_one_line_error():
+    p = subprocess.run([sys.executable, "-m", "srl_explorer.bench", "--sections", "train,gpu"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "unknown section(s) gpu" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_quick_run_writes_complete_results(tiny_model, tmp_path):
+    out = tmp_path / "results.json"
+    cmd = [sys.executable, "-m", "srl_explorer.bench", "--quick", "--model", tiny_model, "--sections",
+           "train,encode,eval,projection", "--steps", "2", "--warmup", "1", "--rounds", "1", "--batch-size", "8",
+           "--sizes", "120", "--out", str(out)]
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    res = json.loads(out.read_text())
+    s, h = res["sections"], res["headline"]
+    train = s["train"]
+    assert len(train["runs"]["train-ours"][0]["step_s"]) == 2 and len(train["runs"]["train-bare"][0]["step_s"]) == 2
+    assert math.isfinite(h["train_ours_vs_bare"]) and h["train_ours_vs_bare"] > 0
+    assert h["peak_rss_train_gb"] > 0 and h["peak_rss_eval_gb"] > 0
+    if bench._has_st():
+        assert len(train["runs"]["train-st"][0]["step_s"]) == 2 and h["train_ours_vs_st"] > 0
+        assert h["encode_ours_vs_st"] > 0
+        assert s["encode"]["max_abs_diff"] < 1e-4  # the same model through both encoders
+    else:
+        assert "not installed" in s["encode"]["skipped"]
+    assert s["eval"]["stsb_dev"]["n_sentences"] > 0 and "skipped" in s["eval"]["all_tasks"]
+    umap = s["projection"]["umap"]["120"]
+    assert umap["n"] == 120 and umap["cold_s"] > 0 and len(umap["warm_s"]) == 2
+    assert s["projection"]["app_worker"]["warm_up_s"] > 0
+    md = out.with_suffix(".md").read_text()
+    assert "| train_ours_vs_bare |" in md and "## 4. Projection" in md
