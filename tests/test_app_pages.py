@@ -255,3 +255,30 @@ def test_model_loading_waits_for_the_background_imports(monkeypatch):
     gate.set()
     waiter.join(30)
     assert not waiter.is_alive() and done.is_set()
+
+
+def test_app_encodes_on_every_core_unless_a_run_is_training(tmp_path, monkeypatch):
+    import os
+
+    import torch
+
+    from srl_explorer.ui import common
+    monkeypatch.delenv("SRL_APP_TORCH_THREADS", raising=False)
+    monkeypatch.setenv("SRL_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setattr(common.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(common.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    before = torch.get_num_threads()
+    try:
+        common._torch_threads()
+        assert torch.get_num_threads() == 4  # idle: every core
+        live = tmp_path / "live"
+        live.mkdir()
+        runs.atomic_write_json(live / "status.json", {"state": "running", "pid": os.getpid(), "step": 1})
+        common._torch_threads()
+        assert torch.get_num_threads() == 2  # a run is training: half, it keeps the rest
+        runs.atomic_write_json(live / "status.json", {"state": "finished", "pid": os.getpid(), "step": 1})
+        monkeypatch.setattr(common.os, "getloadavg", lambda: (6.0, 6.0, 6.0))
+        common._torch_threads()
+        assert torch.get_num_threads() == 2  # overloaded machine: half
+    finally:
+        torch.set_num_threads(before)

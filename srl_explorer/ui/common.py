@@ -50,6 +50,7 @@ def setup_page(title: str, icon: str = "🧭") -> None:
 
 
 HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.losses", "srl_explorer.train",
+                 "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert",
                  "sklearn.decomposition", "sklearn.cluster", "scipy.stats", "plotly.subplots")
 
 
@@ -84,11 +85,18 @@ def _wait_for_preimport() -> None:
 
 
 def _torch_threads() -> None:
-    """Torch threads of the app's process: ``$SRL_APP_TORCH_THREADS``, default half the cores, so a
-    training run started from the app keeps the rest. On this 2-core machine under load one thread
-    encodes 3x faster than two (OpenMP threads fighting other processes)."""
+    """Torch threads of the app's process: ``$SRL_APP_TORCH_THREADS`` if set; else every core while
+    no run of the runs folder is training and the machine is not overloaded, half of them otherwise, so a
+    training run keeps the rest. (On this 2-core machine under load one thread encodes 3x faster
+    than two: OpenMP threads fighting other processes; idle, two encode 1.9x faster than one.)"""
     import torch
-    torch.set_num_threads(int(os.environ.get("SRL_APP_TORCH_THREADS", max(1, (os.cpu_count() or 2) // 2))))
+    cpus = os.cpu_count() or 2
+    n = os.environ.get("SRL_APP_TORCH_THREADS")
+    if n is None:
+        busy = os.getloadavg()[0] >= cpus or any(r.state == runs.LIVE for r in runs.list_runs(checkpoint_root()))
+        n = max(1, cpus // 2) if busy else cpus
+    if torch.get_num_threads() != int(n):
+        torch.set_num_threads(int(n))
 
 
 # --------------------------------------------------------------------------- runs and metrics
@@ -186,7 +194,6 @@ def _mtime(path: str) -> float:
 def _load_encoder(model: str, pooler: str | None, mtime: float):
     _wait_for_preimport()
     from ..encoder import Encoder
-    _torch_threads()
     return Encoder.from_pretrained(model, pooler=pooler)
 
 
@@ -194,7 +201,9 @@ def get_encoder(model: str, pooler: str | None = None):
     """Cached :class:`~srl_explorer.encoder.Encoder` (reloaded when its weights change), or None
     and an error box when it cannot be loaded (ModelLoadError is a ValueError)."""
     try:
-        return _load_encoder(model, pooler, _mtime(model))
+        enc = _load_encoder(model, pooler, _mtime(model))
+        _torch_threads()  # per use: a run may have started (or ended) since the last one
+        return enc
     except (ValueError, OSError) as e:
         st.error(str(e))
         return None
