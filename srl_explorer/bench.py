@@ -384,7 +384,7 @@ def _f(x, nd: int = 2, unit: str = "") -> str:
 def markdown(results: dict) -> str:
     s, h = results["sections"], results["headline"]
     env = results["environment"]
-    lines = [f"# SRL Explorer benchmarks", "",
+    lines = ["# SRL Explorer benchmarks", "",
              f"`{results['command']}` on {env['date']}, {env['cpus']} CPUs, torch {env['torch']}, "
              f"sentence-transformers {env['sentence_transformers']}, commit {env['commit']}. "
              f"Load average before/after: {env['load_before'][0]:.2f} / {env['load_after'][0]:.2f}. "
@@ -414,7 +414,7 @@ def markdown(results: dict) -> str:
                   f"| SRL Explorer `Encoder.encode` | {m['ours']:.0f} |", f"| sentence-transformers `encode` | {m['st']:.0f} |",
                   "", f"Ratio {e['ours_vs_st']:.2f}x; largest embedding difference {e['max_abs_diff']:.1e}."]
     elif e:
-        lines += ["", f"## 2. Encoding", "", e.get("skipped") or e.get("error", "")]
+        lines += ["", "## 2. Encoding", "", e.get("skipped") or e.get("error", "")]
     ev = s.get("eval")
     if ev:
         lines += ["", "## 3. Evaluation (wall time of the process: start-up, model load, encoding, scoring)", "",

@@ -243,10 +243,9 @@ def test_model_loading_waits_for_the_background_imports(monkeypatch):
     import threading
 
     from srl_explorer.ui import common
-    done = threading.Event()
-    monkeypatch.setattr(common, "_preimported", done)
     gate = threading.Event()
-    t = threading.Thread(target=lambda: (gate.wait(30), done.set()), name="preimport", daemon=True)
+    t = threading.Thread(target=gate.wait, args=(30,), name="preimport", daemon=True)
+    monkeypatch.setattr(common, "_preimport_thread", t)
     t.start()
     waiter = threading.Thread(target=common._wait_for_preimport)
     waiter.start()
@@ -254,7 +253,7 @@ def test_model_loading_waits_for_the_background_imports(monkeypatch):
     assert waiter.is_alive()  # still waiting while the preimport runs
     gate.set()
     waiter.join(30)
-    assert not waiter.is_alive() and done.is_set()
+    assert not waiter.is_alive() and not t.is_alive()
 
 
 def test_app_encodes_on_every_core_unless_a_run_is_training(tmp_path, monkeypatch):

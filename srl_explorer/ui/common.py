@@ -54,34 +54,33 @@ HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.
                  "sklearn.decomposition", "sklearn.cluster", "scipy.stats", "plotly.subplots")
 
 
-_preimported = threading.Event()
+_preimport_thread: threading.Thread | None = None
 
 
 @st.cache_resource(show_spinner=False)
 def _start_background_work() -> bool:
     """Once per server: compile UMAP in its worker, and import the heavy modules in a thread so
     the first visit to a page that needs them does not pay for it (Home needs none of them)."""
+    global _preimport_thread
     if os.environ.get("SRL_UMAP_WARMUP", "1") != "0":
         warm_up_umap()
-    threading.Thread(target=_preimport, name="preimport", daemon=True).start()
+    _preimport_thread = threading.Thread(target=_preimport, name="preimport", daemon=True)
+    _preimport_thread.start()
     return True
 
 
 def _preimport() -> None:
-    try:
-        for name in HEAVY_MODULES:
-            importlib.import_module(name)
-        from transformers import AutoModel, AutoTokenizer  # noqa: F401 - resolves transformers' lazy attributes
-        _torch_threads()
-    finally:
-        _preimported.set()
+    for name in HEAVY_MODULES:
+        importlib.import_module(name)
+    from transformers import AutoModel, AutoTokenizer  # noqa: F401 - resolves transformers' lazy attributes
+    _torch_threads()
 
 
 def _wait_for_preimport() -> None:
     """transformers' lazy attributes are not safe to resolve from two threads at once ("cannot
     import name 'AutoModel'"): model loading waits until the background imports are over."""
-    if any(t.name == "preimport" for t in threading.enumerate()):
-        _preimported.wait(timeout=120)
+    if _preimport_thread is not None:
+        _preimport_thread.join(timeout=120)
 
 
 def _torch_threads() -> None:
