@@ -2,7 +2,7 @@
 import streamlit as st
 
 from srl_explorer.data import DataError, parse_pairs
-from srl_explorer.similarity import correlations, score_pairs
+from srl_explorer.similarity import gold_correlations, score_pairs
 from srl_explorer.ui.common import checkpoint_choices, get_encoder, read_upload, setup_page
 
 setup_page("Similarity", "🔍")
@@ -26,7 +26,7 @@ enc = get_encoder(*choices[label])
 if enc is None:
     st.stop()
 df = score_pairs(enc, pairs)
-stats = correlations(df)
+stats = gold_correlations(df)
 if stats:
     a, b, c = st.columns(3)
     a.metric("Spearman × 100", f"{stats['spearman']:.2f}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import evaluation
 from .data import Pairs, sentence_index
+from .evaluation import cosine_correlations
 
 
 def score_pairs(encoder, pairs: Pairs, batch_size: int = 128) -> pd.DataFrame:
@@ -18,9 +18,9 @@ def score_pairs(encoder, pairs: Pairs, batch_size: int = 128) -> pd.DataFrame:
     return df
 
 
-def correlations(df: pd.DataFrame) -> dict[str, float] | None:
+def gold_correlations(df: pd.DataFrame) -> dict[str, float] | None:
     """Spearman and Pearson (x 100) of cosine vs gold score; None without scores or with < 3 pairs."""
     if "score" not in df or len(df) < 3 or np.ptp(df["score"].to_numpy()) == 0:
         return None
-    spearman, pearson = evaluation.correlations(df["cosine"].to_numpy(), df["score"].to_numpy(), "pairs")
+    spearman, pearson = cosine_correlations(df["cosine"].to_numpy(), df["score"].to_numpy(), "pairs")
     return {"spearman": spearman, "pearson": pearson, "n": len(df)}

@@ -18,6 +18,7 @@ from scipy.stats import spearmanr
 from srl_explorer.cli import main
 from srl_explorer.evaluation import (
     TASKS,
+    aggregate_tasks,
     evaluate_model,
     format_table,
     load_hub_pairs,
@@ -27,7 +28,6 @@ from srl_explorer.evaluation import (
     normalize_scores,
     parse_tasks,
     score_tasks,
-    summarize,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "senteval"
@@ -114,7 +114,7 @@ def test_seven_task_table(split):
     expected = expected_test() | ({t: v[2] for t, v in DEV.items()} if split == "dev" else {})
     res = score_tasks([load_task(t, split, FIXTURES) for t in TASKS], angle_embed)
     assert {t: r["all"] for t, r in res.items()} == pytest.approx(expected)
-    avg, label = summarize(res)
+    avg, label = aggregate_tasks(res)
     assert label == "7-task avg" and avg == pytest.approx(np.mean(list(expected.values())))
 
 

@@ -8,7 +8,7 @@ from scipy.stats import pearsonr, spearmanr
 from srl_explorer.data import DataError, Pairs, parse_pairs
 from srl_explorer.encoder import Encoder
 from srl_explorer.jobs import corpus_from_upload
-from srl_explorer.similarity import correlations, score_pairs
+from srl_explorer.similarity import gold_correlations, score_pairs
 
 PAIRS_CSV = (b"sentence1,sentence2,score\n"
              b"A man plays guitar.,A man is playing a guitar.,4.8\n"
@@ -34,7 +34,7 @@ def test_cosines_match_the_encoder(encoder):
 
 def test_correlations_match_scipy(encoder):
     df = score_pairs(encoder, parse_pairs(PAIRS_CSV, "pairs.csv"))
-    stats = correlations(df)
+    stats = gold_correlations(df)
     assert stats["n"] == 4
     assert stats["spearman"] == pytest.approx(spearmanr(df["cosine"], df["score"]).statistic * 100)
     assert stats["pearson"] == pytest.approx(pearsonr(df["cosine"], df["score"]).statistic * 100)
@@ -42,10 +42,10 @@ def test_correlations_match_scipy(encoder):
 
 def test_no_correlations_without_usable_gold(encoder):
     unscored = score_pairs(encoder, parse_pairs(b"sentence1\tsentence2\na\tb\nc\td\ne\tf\n", "p.tsv"))
-    assert "score" not in unscored and correlations(unscored) is None
+    assert "score" not in unscored and gold_correlations(unscored) is None
     constant = score_pairs(encoder, Pairs(["a", "c", "e"], ["b", "d", "f"], np.array([2.0, 2.0, 2.0])))
-    assert correlations(constant) is None
-    assert correlations(constant.head(2)) is None
+    assert gold_correlations(constant) is None
+    assert gold_correlations(constant.head(2)) is None
 
 
 @pytest.mark.parametrize("raw, message", [
