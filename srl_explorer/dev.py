@@ -15,7 +15,9 @@ class DevEvaluator:
     """``__call__(encoder) -> {stsb_dev_spearman, dev_align, dev_uniform}``.
 
     Sentences are deduplicated once; each call encodes them once (sorted by length,
-    under ``inference_mode``). Spearman is × 100, as SentEval reports it.
+    under ``inference_mode``). Spearman is × 100, as SentEval reports it. Sentences are
+    encoded whole, up to ``encoder.eval_max_length`` (not the training length), exactly as
+    ``python -m srl_explorer eval --tasks stsb --split dev`` does, so both print the same number.
     """
 
     primary_metric = "stsb_dev_spearman"
@@ -28,7 +30,8 @@ class DevEvaluator:
         self.positive = pairs.scores >= POSITIVE_THRESHOLD  # float comparison (the official code truncates)
 
     def __call__(self, encoder) -> dict[str, float]:
-        emb = encoder.encode(self.sentences, batch_size=self.batch_size)  # (U, d), normalized
+        emb = encoder.encode(self.sentences, batch_size=self.batch_size,
+                             max_length=encoder.eval_max_length)  # (U, d), normalized
         return self.compute(emb)
 
     def compute(self, emb: np.ndarray) -> dict[str, float]:

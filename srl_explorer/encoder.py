@@ -3,14 +3,19 @@
 Loads any Hugging Face id or local path with ``AutoModel``/``AutoTokenizer``
 (safetensors only, ``trust_remote_code`` off); saves to a directory that
 ``AutoModel.from_pretrained`` loads, plus ``srl_pooling.json`` (pooler settings)
-and, for the ``cls`` pooler, ``mlp_head.safetensors``.
+and, for the ``cls`` pooler, ``mlp_head.safetensors``. A saved directory is also a
+sentence-transformers model (``srl_explorer.st_format``) with a model card.
+
+Two lengths: training tokenizes at ``max_seq_length`` (SimCSE: 32); ``encode`` (dev STS,
+``eval``, the app, sentence-transformers) takes the whole sentence up to
+:attr:`Encoder.eval_max_length`, the SentEval/SimCSE convention.
 """
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -23,6 +28,7 @@ from . import DEFAULT_MODEL
 POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
 POOLING_FILE = "srl_pooling.json"
 MLP_FILE = "mlp_head.safetensors"
+MAX_EVAL_LENGTH = 512  # tokens; SentEval/SimCSE do not truncate, so only the model's own limit applies
 
 
 class ModelLoadError(ValueError):
@@ -44,7 +50,8 @@ def resolve_model(name_or_path: str | os.PathLike | None) -> str:
     if name_or_path is None or str(name_or_path) in ("", "default", DEFAULT_MODEL):
         return default_model_path()
     p = Path(name_or_path).expanduser()
-    if p.is_dir() and (not (p / "config.json").exists() or (p / "status.json").exists()):  # run dir: config.json is the TrainConfig
+    # a run dir: its config.json is the TrainConfig, not a model config
+    if p.is_dir() and (not (p / "config.json").exists() or (p / "status.json").exists()):
         for sub in ("best", "final", "last"):
             if (p / sub / "config.json").exists():
                 return str(p / sub)
@@ -88,7 +95,7 @@ class Encoder(nn.Module):
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, pooler: str | None = None,
                         mlp_only_train: bool | None = None, max_seq_length: int | None = None,
-                        device: str | torch.device = "cpu") -> "Encoder":
+                        device: str | torch.device = "cpu") -> Encoder:
         """Load from a Hugging Face id, a local model dir, a saved checkpoint or a run dir.
 
         Settings stored with a checkpoint are used unless given explicitly.
@@ -114,8 +121,13 @@ class Encoder(nn.Module):
         enc.source = str(name_or_path or DEFAULT_MODEL)
         return enc.to(device).eval()
 
-    def save(self, directory: str | os.PathLike) -> None:
-        """Write a Hugging Face directory (config, safetensors, tokenizer) plus pooler settings."""
+    def save(self, directory: str | os.PathLike, card: dict | None = None) -> None:
+        """Write a Hugging Face directory (config, safetensors, tokenizer) plus pooler settings,
+        the sentence-transformers module files and a model card (README.md).
+
+        ``card``: what the model card states, ``st_format.card_info(config, step, dev_score, command)``.
+        """
+        from . import st_format
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.backbone.save_pretrained(directory, safe_serialization=True)
@@ -126,6 +138,8 @@ class Encoder(nn.Module):
         if self.mlp is not None:
             save_file({k: v.detach().contiguous().cpu() for k, v in self.mlp.state_dict().items()},
                       str(directory / MLP_FILE))
+        st_format.write_sentence_transformers_files(self, directory)
+        st_format.write_model_card(directory, self, card)
 
     # ---------------------------------------------------------------- forward
     @property
@@ -135,6 +149,14 @@ class Encoder(nn.Module):
     @property
     def dim(self) -> int:
         return self.backbone.config.hidden_size
+
+    @property
+    def eval_max_length(self) -> int:
+        """Truncation length of ``encode`` (evaluation, the app, sentence-transformers): the whole
+        sentence up to the model's limit, min(max positions, tokenizer limit, 512), as SentEval/SimCSE."""
+        limits = [MAX_EVAL_LENGTH, getattr(self.backbone.config, "max_position_embeddings", None),
+                  getattr(self.tokenizer, "model_max_length", None)]
+        return int(min(x for x in limits if isinstance(x, int) and x > 0))
 
     def tokenize(self, sentences: Sequence[str], max_length: int | None = None) -> dict[str, Tensor]:
         """Pad to the longest sentence of the batch, truncate at ``max_length``."""
@@ -160,21 +182,23 @@ class Encoder(nn.Module):
         return (tokens * mask).sum(1) / mask.sum(1).clamp_min(1.0)  # (N, d)
 
     @torch.inference_mode()
-    def encode(self, sentences: Sequence[str], batch_size: int = 128, normalize: bool = True,
-               progress: bool = False, max_length: int | None = None) -> np.ndarray:
+    def encode(self, sentences: Sequence[str] | str, batch_size: int = 128, normalize: bool = True,
+               progress: bool = False, max_length: int | None = None, **ignored) -> np.ndarray:
         """Embed ``sentences`` -> float32 array (N, d), L2-normalized, in input order.
 
         Runs in eval mode under ``inference_mode`` over batches sorted by token count
         (least padding); the training flag is restored afterwards. ``max_length``
-        overrides the truncation length (default ``self.max_seq_length``).
+        overrides the truncation length (default :attr:`eval_max_length`, the whole sentence).
+        Other keyword arguments (``task_name``, ``prompt_name``, ``show_progress_bar``, ... as
+        MTEB passes them) are accepted and ignored; a single string is one sentence.
         """
-        sentences = list(sentences)
+        sentences = [sentences] if isinstance(sentences, str) else list(sentences)
         if not sentences:
             return np.zeros((0, self.dim), dtype=np.float32)
         was_training = self.training
         self.eval()
         # Tokenize once, unpadded; each batch is then padded to its own longest sentence.
-        tokens = self.tokenizer(sentences, truncation=True, max_length=max_length or self.max_seq_length)
+        tokens = self.tokenizer(sentences, truncation=True, max_length=max_length or self.eval_max_length)
         features = [{k: v[i] for k, v in tokens.items()} for i in range(len(sentences))]
         order = np.argsort([-len(f["input_ids"]) for f in features], kind="stable")  # (N,) longest first
         out = np.empty((len(sentences), self.dim), dtype=np.float32)
