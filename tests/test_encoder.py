@@ -104,3 +104,24 @@ def test_pickle_weights_are_refused(tiny_model, tmp_path):
     torch.save(AutoModel.from_pretrained(src).state_dict(), dst / "pytorch_model.bin")
     with pytest.raises(ModelLoadError):
         Encoder.from_pretrained(tmp_path / "bin")
+
+
+def test_encode_takes_mteb_keyword_arguments(tiny_model):
+    """MTEB calls encode(sentences, task_name=..., prompt_name=..., batch_size=..., show_progress_bar=...)."""
+    enc = Encoder.from_pretrained(tiny_model)
+    plain = enc.encode(SENTS)
+    mteb = enc.encode(SENTS, task_name="STSBenchmark", prompt_name=None, prompt_type="query",
+                      show_progress_bar=False, convert_to_tensor=False, batch_size=1)
+    np.testing.assert_allclose(mteb, plain, atol=1e-6)
+    np.testing.assert_allclose(enc.encode("x"), enc.encode(["x"]), atol=0)  # a string is one sentence
+
+
+def test_eval_max_length_is_the_model_limit_not_the_training_length(tiny_model):
+    enc = Encoder.from_pretrained(tiny_model, max_seq_length=8)
+    assert enc.eval_max_length == 64  # the tiny BERT has 64 positions; its tokenizer allows 512
+    long = " ".join(["word"] * 40)
+    full = enc.encode([long])
+    np.testing.assert_allclose(full, enc.encode([long], max_length=64), atol=1e-6)
+    assert np.abs(full - enc.encode([long], max_length=8)).max() > 1e-3  # training length would differ
+    enc.tokenizer.model_max_length = 16
+    assert enc.eval_max_length == 16
