@@ -175,15 +175,19 @@ def test_gradients_finite_as_positive_cosine_tends_to_one(name, dtype):
         assert torch.isfinite(a.grad).all() and torch.isfinite(b.grad).all()
 
 
-def test_infonce_positive_gradient_is_scaled_by_one_minus_p_pos():
-    z1, z2 = views(b=6, d=5, seed=5)
-    tau = 0.1
-    s = (z1 @ z2.T).requires_grad_()
-    logits = s / tau
-    loss = (torch.logsumexp(logits, 1) - logits.diagonal()).mean()
-    (g,) = torch.autograd.grad(loss, s)
-    p = logits.softmax(1).diagonal()
-    torch.testing.assert_close(g.diagonal(), -(1 - p) / tau / 6)
+def test_package_infonce_positive_gradient_is_scaled_by_one_minus_p_pos():
+    """The package's InfoNCE, not a copy: with z2 = I the cosines are z1 itself (s = z1 Iᵀ), so the
+    gradient w.r.t. z1 is dL/ds, whose diagonal must be -(1 - p_pos)/τ/B (the dissipation factor)."""
+    b, tau = 6, 0.1
+    z1, _ = views(b=b, d=b, seed=5)
+    s = z1.clone().requires_grad_()
+    out = build_loss("infonce", temp=tau)(s, torch.eye(b, dtype=s.dtype))
+    (g,) = torch.autograd.grad(out["loss"], s)
+    p = (z1 / tau).softmax(1).diagonal()  # hand computation
+    torch.testing.assert_close(g.diagonal(), -(1 - p) / tau / b)
+    off = ~torch.eye(b, dtype=torch.bool)
+    torch.testing.assert_close(g[off], ((z1 / tau).softmax(1) / tau / b)[off])  # negatives: +p_ij/τ/B
+    assert out["pos_prob"].item() == pytest.approx(p.mean().item())
 
 
 def test_pos_prob_and_active_frac_reported():

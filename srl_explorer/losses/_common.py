@@ -20,7 +20,8 @@ def check_views(z1: Tensor, z2: Tensor) -> int:
     if z1.dim() != 2 or z1.shape != z2.shape:
         raise ValueError(f"expected two (B, d) views of equal shape, got {tuple(z1.shape)} and {tuple(z2.shape)}")
     if z1.shape[0] < 2:
-        raise ValueError(f"a contrastive loss needs at least 2 sentences per batch (got {z1.shape[0]}): there are no negatives")
+        raise ValueError(f"a contrastive loss needs at least 2 sentences per batch (got {z1.shape[0]}): "
+                         "there are no negatives")
     return z1.shape[0]
 
 

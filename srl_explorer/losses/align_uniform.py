@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..metrics import align_loss, uniform_loss
 from ._common import check_views
+from .base import ContrastiveLoss
 
 
-class AlignUniform(nn.Module):
+class AlignUniform(ContrastiveLoss):
     """Joint alignment and uniformity (A&U) of Wang & Isola, weighted by λ.
 
     loss = (1-λ)·mean_i ||z1_i - z2_i||^α + λ·½[log mean_{i<j} e^{-t||z1_i - z1_j||²} + (same on z2)].
@@ -29,13 +30,14 @@ class AlignUniform(nn.Module):
     Relations: :func:`srl_explorer.metrics.align_loss`, :func:`srl_explorer.metrics.uniform_loss`.
     """
 
-    has_parts = True
+    label = "A&U"
+    color = "#d62728"
+    hparam_help = {"lam": "λ: weight of uniformity against alignment, loss = (1−λ)·align + λ·uniform",
+                   "alpha": "α: exponent of the positive-pair distance in alignment (2 = squared distance)",
+                   "t": "t: sharpness of the Gaussian potential in uniformity; higher focuses on close pairs"}
 
     def __init__(self, lam: float = 0.5, alpha: float = 2.0, t: float = 2.0):
-        super().__init__()
-        if not 0.0 <= lam <= 1.0:
-            raise ValueError(f"lam must be in [0, 1], got {lam}")
-        self.lam, self.alpha, self.t = lam, alpha, t
+        super().__init__(lam=lam, alpha=alpha, t=t)
 
     @property
     def part_weights(self) -> tuple[float, float]:
@@ -47,6 +49,3 @@ class AlignUniform(nn.Module):
         align = align_loss(z1, z2, alpha=self.alpha)
         uniform = 0.5 * (uniform_loss(z1, t=self.t) + uniform_loss(z2, t=self.t))
         return {"loss": (1 - self.lam) * align + self.lam * uniform, "align": align, "uniform": uniform}
-
-    def extra_repr(self) -> str:
-        return f"lam={self.lam}, alpha={self.alpha}, t={self.t}"

@@ -3,9 +3,10 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._common import check_views, cosines, diagonal_mask, softmax_positive_prob
+from .base import TEMP_HELP, ContrastiveLoss
 
 
 def dcl_terms(z1: Tensor, z2: Tensor, temp: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -19,7 +20,7 @@ def dcl_terms(z1: Tensor, z2: Tensor, temp: float) -> tuple[Tensor, Tensor, Tens
     return pos, neg, logits
 
 
-class DCL(nn.Module):
+class DCL(ContrastiveLoss):
     """Decoupled Contrastive Learning: InfoNCE without the positive in the denominator.
 
     loss = mean_i ℓ_i,  ℓ_i = -s_ii/τ + log Σ_{j≠i} e^{s_ij/τ}.
@@ -41,14 +42,13 @@ class DCL(nn.Module):
     Relations: :class:`DCLHinge` adds back a dissipation through a hinge.
     """
 
-    has_parts = True
-    part_weights = (1.0, 1.0)  # loss gradient = g_align + g_uniform
+    label = "DCL"
+    color = "#7f7f7f"
+    diagnostic = "pos_prob"
+    hparam_help = {"temp": TEMP_HELP}
 
     def __init__(self, temp: float = 0.05):
-        super().__init__()
-        if not temp > 0:
-            raise ValueError(f"temp must be > 0, got {temp}")
-        self.temp = temp
+        super().__init__(temp=temp)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)
@@ -56,6 +56,3 @@ class DCL(nn.Module):
         align, uniform = pos.mean(), neg.mean()
         return {"loss": align + uniform, "align": align, "uniform": uniform,
                 "pos_prob": softmax_positive_prob(logits)}
-
-    def extra_repr(self) -> str:
-        return f"temp={self.temp}"

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._common import check_views, softmax_positive_prob
+from .base import TEMP_HELP, ContrastiveLoss
 from .dcl import dcl_terms
 
 
-class DCLHinge(nn.Module):
+class DCLHinge(ContrastiveLoss):
     """DCL with a hinge at zero: the paper's way of adding gradient dissipation to DCL.
 
     loss = mean_i max(0, ℓ_i),  ℓ_i = -s_ii/τ + log Σ_{j≠i} e^{s_ij/τ}.
@@ -28,14 +29,14 @@ class DCLHinge(nn.Module):
     Relations: :class:`DCL` without the hinge; :class:`MPT`, :class:`MET`, :class:`MAT`.
     """
 
-    has_parts = True
-    part_weights = (1.0, 1.0)  # loss gradient = g_align + g_uniform
+    label = "DCL-hinge"
+    color = "#9467bd"
+    dissipates = True
+    diagnostic = "active_frac"
+    hparam_help = {"temp": TEMP_HELP}
 
     def __init__(self, temp: float = 0.05):
-        super().__init__()
-        if not temp > 0:
-            raise ValueError(f"temp must be > 0, got {temp}")
-        self.temp = temp
+        super().__init__(temp=temp)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)
@@ -44,6 +45,3 @@ class DCLHinge(nn.Module):
         align, uniform = (active * pos).mean(), (active * neg).mean()
         return {"loss": align + uniform, "align": align, "uniform": uniform,
                 "active_frac": active.mean(), "pos_prob": softmax_positive_prob(logits)}
-
-    def extra_repr(self) -> str:
-        return f"temp={self.temp}"

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._common import check_views, cosines, softmax_positive_prob
+from .base import TEMP_HELP, ContrastiveLoss
 
 
-class InfoNCE(nn.Module):
+class InfoNCE(ContrastiveLoss):
     """InfoNCE / NT-Xent, the loss of unsupervised SimCSE.
 
     loss = mean_i -log( e^{s_ii/τ} / Σ_j e^{s_ij/τ} ),  s = z1 z2ᵀ.
@@ -27,14 +28,13 @@ class InfoNCE(nn.Module):
     Relations: :class:`DCL` drops the positive from the denominator.
     """
 
-    has_parts = True
-    part_weights = (1.0, 1.0)  # loss gradient = g_align + g_uniform
+    label = "InfoNCE"
+    color = "#1f77b4"
+    diagnostic = "pos_prob"
+    hparam_help = {"temp": TEMP_HELP}
 
     def __init__(self, temp: float = 0.05):
-        super().__init__()
-        if not temp > 0:
-            raise ValueError(f"temp must be > 0, got {temp}")
-        self.temp = temp
+        super().__init__(temp=temp)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)
@@ -43,6 +43,3 @@ class InfoNCE(nn.Module):
         uniform = torch.logsumexp(logits, dim=1).mean()
         return {"loss": align + uniform, "align": align, "uniform": uniform,
                 "pos_prob": softmax_positive_prob(logits)}
-
-    def extra_repr(self) -> str:
-        return f"temp={self.temp}"

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import math
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._common import check_views, cosines, hardest_negative_min, safe_arccos
+from .base import ContrastiveLoss
 
 
-class MAT(nn.Module):
+class MAT(ContrastiveLoss):
     """Margin-based Angular Triplet loss with the hardest in-batch negative.
 
     loss = mean_i max(0, m·π + θ_ii - min_{j≠i} θ_ij),  θ = arccos(z1 z2ᵀ).
@@ -28,12 +29,14 @@ class MAT(nn.Module):
     Relations: :class:`MPT` (cosine), :class:`MET` (Euclidean distance).
     """
 
-    has_parts = True
-    part_weights = (1.0, 1.0)  # loss gradient = g_align + g_uniform
+    label = "MAT"
+    color = "#8c564b"
+    dissipates = True
+    diagnostic = "active_frac"
+    hparam_help = {"margin": "m (× π radians): the positive's angle must be m·π below the hardest negative's"}
 
     def __init__(self, margin: float = 0.15):
-        super().__init__()
-        self.margin = margin
+        super().__init__(margin=margin)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)
@@ -43,6 +46,3 @@ class MAT(nn.Module):
         active = (hinge > 0).to(theta.dtype).detach()
         return {"loss": hinge.mean(), "align": (active * pos).mean(), "uniform": (active * neg).mean(),
                 "active_frac": active.mean()}
-
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}"

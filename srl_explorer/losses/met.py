@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._common import check_views, hardest_negative_min, pairwise_sq_dist, safe_sqrt
+from .base import ContrastiveLoss
 
 
-class MET(nn.Module):
+class MET(ContrastiveLoss):
     """Margin-based Euclidean Triplet loss with the hardest in-batch negative.
 
     loss = mean_i max(0, m + d_ii - min_{j≠i} d_ij),  d_ij = ||z1_i - z2_j||.
@@ -26,12 +27,14 @@ class MET(nn.Module):
     Relations: :class:`MPT` (cosine), :class:`MAT` (angle).
     """
 
-    has_parts = True
-    part_weights = (1.0, 1.0)  # loss gradient = g_align + g_uniform
+    label = "MET"
+    color = "#ff7f0e"
+    dissipates = True
+    diagnostic = "active_frac"
+    hparam_help = {"margin": "m (Euclidean): the positive's distance must be m below the hardest negative's"}
 
     def __init__(self, margin: float = 0.45):
-        super().__init__()
-        self.margin = margin
+        super().__init__(margin=margin)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)
@@ -41,6 +44,3 @@ class MET(nn.Module):
         active = (hinge > 0).to(d.dtype).detach()
         return {"loss": hinge.mean(), "align": (active * pos).mean(), "uniform": (active * neg).mean(),
                 "active_frac": active.mean()}
-
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}"

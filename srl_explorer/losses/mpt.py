@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from ._common import check_views, cosines, hardest_negative_max
+from .base import ContrastiveLoss
 
 
-class MPT(nn.Module):
+class MPT(ContrastiveLoss):
     """Margin-based Product Triplet loss with the hardest in-batch negative.
 
     loss = mean_i max(0, m - s_ii + max_{j≠i} s_ij),  s = z1 z2ᵀ.
@@ -23,12 +24,15 @@ class MPT(nn.Module):
     Relations: :class:`MET` (Euclidean distance), :class:`MAT` (angle).
     """
 
-    has_parts = True
-    part_weights = (1.0, 1.0)  # loss gradient = g_align + g_uniform
+    label = "MPT"
+    color = "#2ca02c"
+    dissipates = True
+    diagnostic = "active_frac"
+    hparam_help = {"margin": "m (cosine): the positive's cosine must beat the hardest negative's by m; "
+                             "no gradient once it does"}
 
     def __init__(self, margin: float = 0.09):
-        super().__init__()
-        self.margin = margin
+        super().__init__(margin=margin)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)
@@ -38,6 +42,3 @@ class MPT(nn.Module):
         active = (hinge > 0).to(s.dtype).detach()
         return {"loss": hinge.mean(), "align": (active * pos).mean(), "uniform": (active * neg).mean(),
                 "active_frac": active.mean()}
-
-    def extra_repr(self) -> str:
-        return f"margin={self.margin}"
