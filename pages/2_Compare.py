@@ -3,7 +3,6 @@ import pandas as pd
 import streamlit as st
 
 from srl_explorer import runs
-from srl_explorer.plots import align_uniform_plane, overlay
 from srl_explorer.ui.common import (
     POLL_SECONDS,
     checkpoint_root,
@@ -13,6 +12,7 @@ from srl_explorer.ui.common import (
     summary_row,
     thin_records,
 )
+from srl_explorer.viz import align_uniform_plane, overlay, to_plotly
 
 setup_page("Compare", "📈")
 st.title("Compare runs")
@@ -30,21 +30,23 @@ if not metrics:
     st.info("These runs have no metrics yet.")
     st.stop()
 c1, c2, c3 = st.columns([2, 1, 1])
-metric = c1.selectbox("Metric", metrics, index=metrics.index("stsb_dev_spearman") if "stsb_dev_spearman" in metrics else 0)
+default_metric = metrics.index("stsb_dev_spearman") if "stsb_dev_spearman" in metrics else 0
+metric = c1.selectbox("Metric", metrics, index=default_metric)
 x_axis = c2.radio("x axis", ["step", "wall time"], horizontal=True)
 weight = c3.slider("Smoothing", 0.0, 0.99, 0.0, 0.01, help="exponential moving average, as TensorBoard")
 
 
 def render() -> None:
     records = {n: run_records(all_runs[n].path) for n in picked}
-    st.plotly_chart(show_markers(overlay({n: thin_records(r) for n, r in records.items()}, metric,
-                                         "elapsed_s" if x_axis == "wall time" else "step", weight)), width="stretch")
+    chart = overlay({n: thin_records(r) for n, r in records.items()}, metric,
+                    "elapsed_s" if x_axis == "wall time" else "step", weight)
+    st.plotly_chart(show_markers(to_plotly(chart)), width="stretch")
     st.dataframe(pd.DataFrame([summary_row(all_runs[n], records[n], metric) for n in picked]),
                  hide_index=True, width="stretch")
     st.subheader("Alignment–uniformity plane")
     st.caption("Wang & Isola (2020): each point is a dev evaluation, x = dev uniformity, y = dev alignment. "
                "The open circle is step 0 and the arrowheads point along training; lower-left is better on both.")
-    st.plotly_chart(align_uniform_plane(records), width="stretch")
+    st.plotly_chart(to_plotly(align_uniform_plane(records)), width="stretch")
 
 
 live = any(all_runs[n].state == runs.LIVE for n in picked)

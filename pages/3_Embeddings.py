@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 
 from srl_explorer.data import DataError, parse_lines, parse_pairs, read_pairs
-from srl_explorer.plots import scatter_2d
 from srl_explorer.projection import METHODS, clusters, nearest, project, sentence_set, warm_up_state
 from srl_explorer.ui.common import SHARED_STSB_DEV, checkpoint_choices, embed, get_encoder, read_upload, setup_page
+from srl_explorer.viz import scatter_2d, to_plotly
 
 setup_page("Embeddings", "🗺️")
 st.title("Embeddings")
@@ -23,7 +23,8 @@ sources = (["STS-B dev (shared)"] if SHARED_STSB_DEV.exists() else []) + ["Sampl
                                                                           "Upload"]
 c1, c2, c3, c4 = st.columns(4)
 source = c1.selectbox("Sentences", sources)
-max_pairs = c2.slider("Max pairs", 20, 1500, 400, 20, help="UMAP of 3,000 sentences takes about 3 s here (PCA: instant)")
+max_pairs = c2.slider("Max pairs", 20, 1500, 400, 20,
+                      help="UMAP of 3,000 sentences takes about 3 s here (PCA: instant)")
 warm = warm_up_state()
 method = c3.radio("Projection", METHODS, index=0 if warm["done"] else 1, horizontal=True,
                   help="UMAP keeps neighbourhoods; PCA is instant (preselected until UMAP has compiled)")
@@ -67,7 +68,7 @@ st.caption(f"{len(sentences)} sentences from {len(pair_idx) or len(sentences)} {
 
 panels = [left] + ([right] if right != "—" else [])
 embs = {}
-for col, label in zip(st.columns(len(panels)), panels):
+for col, label in zip(st.columns(len(panels)), panels, strict=True):
     emb = embed(*choices[label], sentences)
     if emb is None:
         continue
@@ -80,14 +81,15 @@ for col, label in zip(st.columns(len(panels)), panels):
             st.error(str(e))
             continue
         colour = gold if color_by == "gold score" else clusters(emb)
-        st.plotly_chart(scatter_2d(xy, sentences, colour, "gold" if color_by == "gold score" else "cluster",
-                                   pair_idx if show_lines else None, title=label), width="stretch",
+        chart = scatter_2d(xy, sentences, colour, "gold" if color_by == "gold score" else "cluster",
+                           pair_idx if show_lines else None, title=label)
+        st.plotly_chart(to_plotly(chart), width="stretch",
                         key=f"map-{label}")
 
 st.subheader("Nearest neighbours")
 query = st.text_input("Type a sentence", value=sentences[0] if sentences else "")
 if query and embs:
-    for col, (label, emb) in zip(st.columns(len(embs)), embs.items()):
+    for col, (label, emb) in zip(st.columns(len(embs)), embs.items(), strict=True):
         enc = get_encoder(*choices[label])
         if enc is None:
             continue

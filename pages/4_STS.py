@@ -4,8 +4,8 @@ import streamlit as st
 
 from srl_explorer import runs
 from srl_explorer.evaluation import TASKS, evaluate_model, load_run_results, run_and_checkpoint, save_run_results
-from srl_explorer.plots import sts_bars
 from srl_explorer.ui.common import SHARED_STSB_DEV, checkpoint_choices, checkpoint_root, get_encoder, setup_page
+from srl_explorer.viz import sts_bars, to_plotly
 
 setup_page("STS", "📊")
 st.title("STS benchmarks")
@@ -55,5 +55,5 @@ for label, res in results.items():
     row[res.get("avg_label", "avg")] = round(res["avg"], 2)
     rows.append(row)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-st.plotly_chart(sts_bars({label: {t: v["all"] for t, v in res["tasks"].items()} for label, res in results.items()}),
-                width="stretch")
+bars = sts_bars({label: {t: v["all"] for t, v in res["tasks"].items()} for label, res in results.items()})
+st.plotly_chart(to_plotly(bars), width="stretch")

@@ -1,12 +1,13 @@
 """Paper: the three claims of Nie et al. (ICLR 2023) beside this app's own evidence, and a
-gradient-dissipation explorer that needs no training. Logic: srl_explorer.report and .dissipation."""
+gradient-dissipation explorer that needs no training. Logic: srl_explorer.paper."""
 import pandas as pd
 import streamlit as st
 
-from srl_explorer import report, runs
-from srl_explorer.dissipation import explain_at, sweep, sweep_chart
-from srl_explorer.losses import loss_hyperparameters
+from srl_explorer import paper, rundir
+from srl_explorer.losses import loss_hyperparameters, loss_label
+from srl_explorer.paper.dissipation import explain_at, sweep, sweep_chart
 from srl_explorer.ui.common import checkpoint_root, setup_page
+from srl_explorer.viz import to_plotly
 
 VERDICT_BOX = {"agrees": st.success, "partly agrees": st.warning, "disagrees": st.error,
                "not enough evidence": st.info}
@@ -20,28 +21,28 @@ st.markdown(
 
 # ------------------------------------------------------------------ evidence
 root = checkpoint_root()
-repros = report.find_reproductions(root)
+repros = paper.find_reproductions(root)
 source = st.radio("Evidence from", ["a reproduction", "runs I pick"], horizontal=True)
-metrics: list[report.RunMetrics] = []
+metrics: list[paper.RunMetrics] = []
 if source == "a reproduction":
     if not repros:
         st.info(f"No reproduction yet in `{root}`. Run `python -m srl_explorer reproduce --preset cpu-small` "
                 "(all seven losses, under 45 minutes on 2 CPU cores), or pick runs.")
     else:
         chosen = st.selectbox("Reproduction (newest first)", repros, format_func=lambda p: p.name)
-        manifest = report.read_manifest(chosen)
-        metrics = report.load_reproduction(chosen)
+        manifest = paper.read_manifest(chosen)
+        metrics = paper.load_reproduction(chosen)
         st.caption(f"Preset `{manifest.get('preset')}` · {manifest.get('state')} · "
-                   f"{len(metrics)} of {len(manifest.get('losses', []))} losses · report: `{chosen / report.REPORT}`")
+                   f"{len(metrics)} of {len(manifest.get('losses', []))} losses · report: `{chosen / paper.REPORT}`")
 else:
-    all_runs = runs.list_runs(root)
+    all_runs = rundir.list_runs(root)
     picked = st.multiselect("Runs (the first of each loss is used for the verdicts)", [r.name for r in all_runs])
-    metrics = [report.load_run(r.path, label=r.name) for r in all_runs if r.name in picked]
+    metrics = [paper.load_run(r.path, label=r.name) for r in all_runs if r.name in picked]
 
 if metrics:
-    st.dataframe(pd.DataFrame(report.summary_table(metrics)), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(paper.summary_table(metrics)), hide_index=True, width="stretch")
 
-for i, claim in enumerate(report.evaluate_claims(metrics), 1):
+for i, claim in enumerate(paper.evaluate_claims(metrics), 1):
     st.subheader(f"Claim {i}")
     left, right = st.columns([2, 3])
     with left:
@@ -49,11 +50,11 @@ for i, claim in enumerate(report.evaluate_claims(metrics), 1):
         VERDICT_BOX[claim.verdict](f"Evidence: **{claim.verdict}**")
         st.markdown(claim.evidence)
     with right:
-        chart = report.claim_chart(claim.key, metrics)
+        chart = paper.claim_chart(claim.key, metrics)
         if chart.empty:
             st.caption("No data for this chart yet.")
         else:
-            st.plotly_chart(report.to_plotly(chart), width="stretch", key=f"claim-{claim.key}")
+            st.plotly_chart(to_plotly(chart), width="stretch", key=f"claim-{claim.key}")
 
 # ------------------------------------------------------------------ explorer
 st.header("Gradient-dissipation explorer")
@@ -80,13 +81,14 @@ m_mpt = c3.slider("MPT margin (cosine)", 0.0, 0.5, loss_hyperparameters("mpt")["
 m_met = c3.slider("MET margin (distance)", 0.0, 1.0, loss_hyperparameters("met")["margin"], 0.05)
 m_mat = c3.slider("MAT margin (× π)", 0.0, 0.5, loss_hyperparameters("mat")["margin"], 0.01)
 normalize = st.toggle("Scale each curve to its pull at cosine 0", value=True,
-                      help="InfoNCE and DCL pull with 1/τ, the others with about 1: scaling makes the shapes comparable")
+                      help="InfoNCE and DCL pull with 1/τ, the others with about 1: scaling makes the shapes "
+                           "comparable")
 sw = cached_sweep(batch, spread, neg_mean, temp, m_mpt, m_met, m_mat)
-st.plotly_chart(report.to_plotly(sweep_chart(sw, normalize=normalize, mark=pos)), width="stretch", key="explorer")
+st.plotly_chart(to_plotly(sweep_chart(sw, normalize=normalize, mark=pos)), width="stretch", key="explorer")
 rows = explain_at(sw, pos)
-st.dataframe(pd.DataFrame([{**r, "loss": report.loss_label(r["loss"])} for r in rows]), hide_index=True,
+st.dataframe(pd.DataFrame([{**r, "loss": loss_label(r["loss"])} for r in rows]), hide_index=True,
              width="stretch")
 
 # ------------------------------------------------------------------ starting model
 st.header("The starting model matters")
-st.markdown(report.STARTING_MODEL_NOTE)
+st.markdown(paper.STARTING_MODEL_NOTE)

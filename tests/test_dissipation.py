@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from srl_explorer import dissipation as D
 from srl_explorer.losses import LOSSES, build_loss
+from srl_explorer.paper import dissipation as D
 
 HINGES = ("dcl_hinge", "mpt", "met", "mat")
 
@@ -102,7 +102,7 @@ def test_positive_pull_matches_a_finite_difference():
     for name in LOSSES:
         fn, c, h = build_loss(name), 0.31, 1e-6
 
-        def loss_at(x):
+        def loss_at(x, fn=fn):
             z1, z2 = D.synthetic_views(torch.tensor(x, dtype=torch.float64), torch.as_tensor(neg))
             return fn(z1, z2)["loss"].item()
         fd = 16 * (loss_at(c + h) - loss_at(c - h)) / (2 * h)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from srl_explorer import report, reproduce, runs
+from srl_explorer import paper, rundir
 from srl_explorer.cli import main
 from srl_explorer.encoder import DEFAULT_MODEL
-from srl_explorer.report import RunMetrics, evaluate_claims
+from srl_explorer.losses import LOSSES, dissipating_losses, loss_label
+from srl_explorer.paper import RunMetrics, evaluate_claims, reproduce
 
 from .conftest import SHARED_STSB, needs_stsb
 
@@ -54,15 +55,15 @@ def test_runs_share_everything_but_the_loss(repro):
     assert configs["infonce"] == configs["align_uniform"]
     assert configs["infonce"]["max_steps"] == 3 and configs["infonce"]["seed"] == 42
     for n in LOSSES2:
-        assert runs.read_status(repro / n)["state"] == "finished"
+        assert rundir.read_status(repro / n)["state"] == "finished"
         assert manifest["runs"][n]["state"] == "finished"
-        assert [r["step"] for r in runs.read_metrics(repro / n / "metrics.jsonl")[0]] == [0, 1, 2, 3]
+        assert [r["step"] for r in rundir.read_metrics(repro / n / "metrics.jsonl")[0]] == [0, 1, 2, 3]
 
 
 def test_reproduction_runs_are_listed_as_normal_runs(repro):
-    listed = {r.name: r.path for r in runs.list_runs(repro.parent)}
+    listed = {r.name: r.path for r in rundir.list_runs(repro.parent)}
     assert listed == {f"repro-tiny/{n}": repro / n for n in LOSSES2}
-    assert {r.name for r in runs.list_runs(repro)} == set(LOSSES2)
+    assert {r.name for r in rundir.list_runs(repro)} == set(LOSSES2)
 
 
 def test_rerun_skips_finished_losses_and_refuses_other_settings(repro, tiny_model, capsys):
@@ -112,14 +113,16 @@ def test_paper_preset_is_the_papers_setting(tmp_path, monkeypatch, capsys):
 
 def test_cpu_small_preset():
     cfg = reproduce.preset_config("cpu-small", max_steps=7)
-    assert (cfg.model, cfg.pooler, cfg.batch_size, cfg.max_seq_length, cfg.max_steps) == (DEFAULT_MODEL, "avg", 64, 32, 7)
+    assert (cfg.model, cfg.pooler, cfg.batch_size, cfg.max_seq_length, cfg.max_steps) == \
+        (DEFAULT_MODEL, "avg", 64, 32, 7)
     assert reproduce.CPU_SMALL_STEPS % cfg.eval_every == 0  # the last step is also an evaluation
     with pytest.raises(ValueError, match="unknown preset"):
         reproduce.preset_config("huge")
 
 
 @needs_stsb
-def test_cpu_small_uses_stsb_when_present():
+def test_cpu_small_uses_stsb_when_present(monkeypatch):
+    monkeypatch.setenv("SRL_DATA_DIR", str(SHARED_STSB))
     cfg = reproduce.preset_config("cpu-small")
     assert Path(cfg.train_file) == SHARED_STSB / "sts-train.csv" and Path(cfg.dev_file) == SHARED_STSB / "sts-dev.csv"
 
@@ -139,7 +142,7 @@ def test_claims_agree_when_the_runs_behave_as_in_the_paper():
     flat = [1.0] * 20
     metrics = [fake_run("infonce", {0: 60, 10: 75, 20: 76}, fading, pos_prob=0.9),
                fake_run("align_uniform", {0: 60, 10: 72, 20: 68}, flat),
-               *[fake_run(n, {0: 60, 20: 76.2 + i}) for i, n in enumerate(report.DISSIPATING)]]
+               *[fake_run(n, {0: 60, 20: 76.2 + i}) for i, n in enumerate(dissipating_losses())]]
     c1, c2, c3 = evaluate_claims(metrics)
     assert (c1.verdict, c2.verdict, c3.verdict) == ("agrees", "agrees", "agrees")
     assert c1.numbers["gap"] == pytest.approx(4.0) and c1.numbers["au_drop"] == pytest.approx(4.0)
@@ -191,13 +194,13 @@ def test_paper_page_shows_claims_verdicts_and_explorer(paper_page):
     assert [h.value for h in at.subheader] == ["Claim 1", "Claim 2", "Claim 3"]
     assert at.selectbox[0].value.name == "repro-tiny"
     text = " ".join(m.value for m in at.markdown)
-    for claim in report.CLAIMS.values():
+    for claim in paper.CLAIMS.values():
         assert claim in text
     boxes = [b.value for kind in ("success", "warning", "error", "info") for b in getattr(at, kind)]
     assert sum("Evidence: **" in b for b in boxes) == 3
     assert len(at.dataframe[0].value) == 2  # the summary table: one row per loss
     explorer = at.dataframe[1].value
-    assert list(explorer["loss"]) == [report.loss_label(n) for n in report.LABELS]
+    assert list(explorer["loss"]) == [loss_label(n) for n in LOSSES]
     assert "starting model" in text.lower()
 
 

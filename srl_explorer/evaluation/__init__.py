@@ -16,7 +16,7 @@ from .results import (
     run_and_checkpoint,
     save_run_results,
 )
-from .scoring import aggregate_tasks, cosine_correlations, eval_max_length, evaluate_model, score_tasks
+from .scoring import aggregate_tasks, cosine_correlations, evaluate_model, score_tasks
 from .sources import (
     HUB_IDS,
     SPLITS,
@@ -32,6 +32,6 @@ from .sources import (
 )
 
 __all__ = ["HUB_IDS", "SPLITS", "TASKS", "Task", "add_arguments", "aggregate_tasks",
-           "cosine_correlations", "eval_max_length", "evaluate_model", "format_table", "hub_unreachable",
+           "cosine_correlations", "evaluate_model", "format_table", "hub_unreachable",
            "json_summary", "load_hub_pairs", "load_hub_task", "load_run_results", "load_task", "load_user_task",
            "normalize_scores", "parse_tasks", "run", "run_and_checkpoint", "save_run_results", "score_tasks"]

@@ -22,8 +22,6 @@ from scipy.stats import pearsonr, spearmanr
 from ..data import DataError, sentence_index
 from .sources import SPLITS, TASKS, Task, load_task, load_user_task, parse_tasks
 
-MAX_EVAL_LENGTH = 512  # tokens; SentEval/SimCSE do not truncate, so only the model's limit applies
-
 
 def cosine_correlations(cos: np.ndarray, gold: np.ndarray, name: str) -> tuple[float, float]:
     """(Spearman, Pearson) × 100 of cosine similarities (n,) against gold scores (n,); NaN when cos is constant."""
@@ -68,13 +66,6 @@ def aggregate_tasks(task_results: dict[str, dict]) -> tuple[float, str]:
     return avg, "7-task avg" if set(task_results) == set(TASKS) else f"avg of {len(task_results)}"
 
 
-def eval_max_length(encoder) -> int:
-    """Longest input the model takes (≤ 512 tokens): evaluation does not truncate at the training length."""
-    limits = [MAX_EVAL_LENGTH, getattr(encoder.backbone.config, "max_position_embeddings", MAX_EVAL_LENGTH),
-              getattr(encoder.tokenizer, "model_max_length", MAX_EVAL_LENGTH)]
-    return int(min(x for x in limits if isinstance(x, int) and x > 0))
-
-
 def evaluate_model(model, tasks: str | Iterable[str] | None = None, split: str = "test",
                    data_dir: str | os.PathLike | None = None, pooler: str | None = None, batch_size: int = 128,
                    progress: bool = False, user_file: str | os.PathLike | None = None,
@@ -106,7 +97,7 @@ def evaluate_model(model, tasks: str | Iterable[str] | None = None, split: str =
     if not loaded:
         raise ValueError("nothing to evaluate: give --tasks or --file")
     enc = model if isinstance(model, Encoder) else Encoder.from_pretrained(model, pooler=pooler)
-    length = max_seq_length or eval_max_length(enc)
+    length = max_seq_length or enc.eval_max_length
     n_sentences = []
 
     def embed(sentences: list[str]) -> np.ndarray:

@@ -141,10 +141,10 @@ def thin_records(records: list[dict], max_points: int = MAX_PLOT_POINTS) -> list
 
 
 def live_figure(records: list[dict]):
-    """The Train page's panels (``plots.live_panels``) for a possibly long run: thinned, and with
+    """The Train page's panels (``viz.live_panels``) for a possibly long run: thinned, and with
     the shared x axis (training step) named once in the caption instead of under every panel."""
-    from ..plots import live_panels
-    fig = live_panels(thin_records(records))
+    from ..viz import live_panels, to_plotly
+    fig = to_plotly(live_panels(thin_records(records)))
     fig.update_xaxes(title_text=None)
     return fig
 

@@ -5,8 +5,8 @@ data, model and schedule, then a report.
     python -m srl_explorer reproduce --preset paper --train-file wiki1m_for_simcse.txt   # the paper's setting, on a GPU
 
 Each loss trains in-process with :func:`srl_explorer.train.train` in ``<repro_dir>/<loss>/``, a normal
-run directory (``runs.list_runs`` lists it as ``<repro>/<loss>``). ``<repro_dir>/reproduction.json``
-is the manifest; ``report.md`` with PNG and HTML plots is written at the end (see :mod:`.report`).
+run directory (``rundir.list_runs`` lists it as ``<repro>/<loss>``). The reproduction's manifest is
+:attr:`RunDir.reproduction_file`; ``report.md`` with PNG and HTML plots is written at the end (see :mod:`.report`).
 Re-running into the same ``--output-dir`` skips finished losses and resumes resumable ones.
 """
 from __future__ import annotations
@@ -22,12 +22,14 @@ from pathlib import Path
 
 import torch
 
-from . import runs
-from .data import DataError, load_corpus, read_pairs
-from .encoder import DEFAULT_MODEL
-from .losses import LOSSES
-from .report import MANIFEST, write_report
-from .train import TrainConfig, TrainingError, train
+from .. import rundir
+from ..config import TrainConfig
+from ..data import DataError, load_corpus, read_pairs
+from ..encoder import DEFAULT_MODEL
+from ..losses import LOSSES
+from ..rundir import RunDir
+from ..training import TrainingError, train
+from .report import REPORT, write_report
 
 # cpu-small budget, measured on this 2-core machine (MiniLM, batch 64, max length 32, STS-B dev, 2910
 # sentences) while other jobs kept it busy (load ~5): 1 torch thread ~2.6 s per step and ~13 s per dev
@@ -45,25 +47,16 @@ PRESETS: dict[str, dict] = {
                   max_seq_length=32, epochs=1.0, max_steps=None, eval_every=125, save_every=1000),
 }
 WIKI1M = "wiki1m_for_simcse.txt"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def stsb_dir() -> Path | None:
-    """The shared STS Benchmark directory (``$SRL_STSB_DIR`` or ``../shared/data/stsbenchmark``), if present."""
-    candidates = [os.environ.get("SRL_STSB_DIR"), PROJECT_ROOT.parent / "shared" / "data" / "stsbenchmark",
-                  Path.cwd().parent / "shared" / "data" / "stsbenchmark"]
-    for c in candidates:
-        if c and (Path(c) / "sts-dev.csv").exists():
-            return Path(c)
-    return None
 
 
 def default_train_file(preset: str) -> str | None:
-    """cpu-small: STS-B train if present, else None (the shipped sample); paper: a local wiki1m file."""
+    """cpu-small: STS-B train in ``$SRL_DATA_DIR`` if present, else None (the shipped sample);
+    paper: a local wiki1m file (current folder, ``./data`` or ``$SRL_DATA_DIR``)."""
     if preset == "cpu-small":
-        stsb = stsb_dir()
-        return str(stsb / "sts-train.csv") if stsb and (stsb / "sts-train.csv").exists() else None
-    for c in (Path.cwd() / WIKI1M, Path.cwd() / "data" / WIKI1M, PROJECT_ROOT / "data" / WIKI1M):
+        train = rundir.stsb_file("train")
+        return str(train) if train else None
+    folders = [Path.cwd(), Path.cwd() / "data", *([rundir.data_dir()] if rundir.data_dir() else [])]
+    for c in (f / WIKI1M for f in folders):
         if c.exists():
             return str(c)
     raise ValueError(f"the paper preset trains on wiki1m: pass --train-file path/to/{WIKI1M} (one sentence a "
@@ -71,9 +64,9 @@ def default_train_file(preset: str) -> str | None:
 
 
 def default_dev_file() -> str | None:
-    """STS-B dev if present, else None (the shipped sample pairs)."""
-    stsb = stsb_dir()
-    return str(stsb / "sts-dev.csv") if stsb else None
+    """STS-B dev in ``$SRL_DATA_DIR`` if present, else None (the shipped sample pairs)."""
+    dev = rundir.stsb_dev_file()
+    return str(dev) if dev else None
 
 
 def preset_config(preset: str, **overrides) -> TrainConfig:
@@ -88,8 +81,9 @@ def preset_config(preset: str, **overrides) -> TrainConfig:
     return TrainConfig(**{**PRESETS[preset], **given})
 
 
-def new_repro_dir(root: Path = runs.DEFAULT_ROOT) -> Path:
-    base = runs.sanitize_name(f"repro-{time.strftime('%Y%m%d-%H%M%S')}")
+def new_repro_dir(root: Path | None = None) -> Path:
+    root = rundir.checkpoint_root() if root is None else root
+    base = rundir.sanitize_name(f"repro-{time.strftime('%Y%m%d-%H%M%S')}")
     name, k = base, 1
     while (Path(root) / name).exists():
         k += 1
@@ -121,21 +115,21 @@ def reproduce(base: TrainConfig, losses: list[str], repro_dir: str | os.PathLike
     _check_inputs(base)
     repro_dir = Path(repro_dir)
     repro_dir.mkdir(parents=True, exist_ok=True)
-    path = repro_dir / MANIFEST
-    manifest = runs.read_json(path, None)
+    path = RunDir(repro_dir).reproduction_file
+    manifest = rundir.read_json(path, None)
     if isinstance(manifest, dict) and manifest.get("settings") != _settings(base):
         raise ValueError(f"{repro_dir} holds a reproduction with other settings; choose another --output-dir")
     manifest = manifest if isinstance(manifest, dict) else {"created": time.time(), "runs": {}, "seconds": 0.0}
     manifest.update(preset=preset, losses=list(dict.fromkeys([*manifest.get("losses", []), *losses])),
                     settings=_settings(base), command=command or manifest.get("command"), state="running",
                     pid=os.getpid(), host=socket.gethostname(), started=time.time())
-    runs.atomic_write_json(path, manifest)
+    rundir.atomic_write_json(path, manifest)
     t_start, seconds_before = time.time(), manifest.get("seconds") or 0.0
     try:
         for name in losses:
             info = _run_one(base, name, repro_dir)
             manifest["runs"][name] = {**manifest["runs"].get(name, {}), **info}
-            runs.atomic_write_json(path, manifest)
+            rundir.atomic_write_json(path, manifest)
             if info["state"] == "cancelled" and str(info.get("error") or "").startswith("terminated by signal"):
                 manifest["state"] = "cancelled"
                 break
@@ -147,21 +141,22 @@ def reproduce(base: TrainConfig, losses: list[str], repro_dir: str | os.PathLike
         raise
     finally:
         manifest["seconds"] = seconds_before + time.time() - t_start  # wall time over every invocation
-        runs.atomic_write_json(path, manifest)
+        rundir.atomic_write_json(path, manifest)
     manifest["report"] = write_report(repro_dir).name  # after a failure: --report-only
-    runs.atomic_write_json(path, manifest)
+    rundir.atomic_write_json(path, manifest)
     return manifest
 
 
 def _run_one(base: TrainConfig, loss: str, repro_dir: Path) -> dict:
     """Train one loss in ``repro_dir/<loss>``; returns its manifest entry."""
-    run_dir = repro_dir / loss
-    status = runs.read_status(run_dir) if (run_dir / "status.json").exists() else {}
+    run = RunDir(repro_dir / loss)
+    run_dir = run.path
+    status = run.status() if run.status_file.exists() else {}
     if status.get("state") == "finished":
         print(f"[reproduce] {loss}: already finished in {run_dir}", flush=True)
         return {"dir": loss, "state": "finished", "best": status.get("best"), "skipped": True}
-    resume = bool(status) and (run_dir / "last" / "trainer_state.pt").exists()
-    if status and not resume and (run_dir / "metrics.jsonl").exists():
+    resume = bool(status) and RunDir.trainer_state(run.checkpoint("last")).exists()
+    if status and not resume and run.metrics_file.exists():
         raise ValueError(f"{run_dir}: an unfinished run without a resumable checkpoint; delete it or choose "
                          f"another --output-dir")
     print(f"[reproduce] {loss}: {'resuming' if resume else 'training'} in {run_dir}", flush=True)
@@ -171,7 +166,7 @@ def _run_one(base: TrainConfig, loss: str, repro_dir: Path) -> dict:
         train(cfg, run_dir=run_dir, resume=resume) if resume else train(cfg)
     except TrainingError as e:  # a diverged loss is a result, not a reason to stop the others
         print(f"[reproduce] {loss}: failed: {e}", flush=True)
-    status = runs.read_status(run_dir)
+    status = run.status()
     seconds = time.time() - t0
     print(f"[reproduce] {loss}: {status.get('state')} in {seconds / 60:.1f} min, best dev Spearman "
           f"{status.get('best')}", flush=True)
@@ -182,9 +177,9 @@ def _run_one(base: TrainConfig, loss: str, repro_dir: Path) -> dict:
 # --------------------------------------------------------------------------- command line
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="cpu-small", choices=list(PRESETS),
-                   help="cpu-small: packaged MiniLM on STS-B train sentences, %d steps each (< 45 min on 2 CPU "
-                        "cores); paper: bert-base-uncased on wiki1m, 1 epoch, cls pooler + MLP in training "
-                        "(default %%(default)s)" % CPU_SMALL_STEPS)
+                   help=f"cpu-small: packaged MiniLM on STS-B train sentences, {CPU_SMALL_STEPS} steps each (< 45 "
+                        "min on 2 CPU cores); paper: bert-base-uncased on wiki1m, 1 epoch, cls pooler + MLP in "
+                        "training (default %(default)s)")
     p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=list(LOSSES), metavar="LOSS",
                    help=f"losses to run, in order (default: all seven: {' '.join(LOSSES)})")
     p.add_argument("--max-steps", type=int, default=None, help="optimizer steps per loss (default: the preset's)")
@@ -240,9 +235,9 @@ def run(args: argparse.Namespace) -> int:
     base = preset_config(args.preset, model=args.model, train_file=args.train_file, dev_file=args.dev_file,
                          max_steps=args.max_steps, eval_every=args.eval_every, batch_size=args.batch_size,
                          seed=args.seed, device=args.device)
-    repro_dir = Path(args.output_dir) if args.output_dir else new_repro_dir(runs.DEFAULT_ROOT)
+    repro_dir = Path(args.output_dir) if args.output_dir else new_repro_dir()
     with _torch_threads(threads):
         manifest = reproduce(base, args.losses, repro_dir, preset=args.preset, command=_command(args))
     print(f"{manifest['state']}: {repro_dir} in {manifest['seconds'] / 60:.1f} min; report: "
-          f"{repro_dir / manifest.get('report', 'report.md')}")
+          f"{repro_dir / manifest.get('report', REPORT)}")
     return 0 if manifest["state"] == "finished" else 1

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from .losses import LOSSES, build_loss
+from ..losses import LOSSES, build_loss, loss_color, loss_label
+from ..viz import Chart, Line, Panel
 
 SUBSPACE_DIM = 30     # dimension of W; the views live in 2 + SUBSPACE_DIM dimensions
 MAX_COSINE = 0.999    # the sweep stops just short of c = 1 (MET/MAT have 1/sqrt(1-c) factors)
@@ -79,7 +80,8 @@ def positive_pull(loss: torch.nn.Module, pos_cos: float, neg_cos: np.ndarray) ->
     w_align, w_uniform = getattr(loss, "part_weights", (1.0, 1.0))
     b = z1.shape[0]
     grads = {}
-    for key, part, w in (("grad", "loss", 1.0), ("grad_align", "align", w_align), ("grad_uniform", "uniform", w_uniform)):
+    parts = (("grad", "loss", 1.0), ("grad_align", "align", w_align), ("grad_uniform", "uniform", w_uniform))
+    for key, part, w in parts:
         g, = torch.autograd.grad(out[part], c, retain_graph=True, allow_unused=True)
         grads[key] = 0.0 if g is None else float(b * w * g)
     return grads
@@ -112,11 +114,6 @@ class Sweep:
     def magnitude(self, loss: str) -> np.ndarray:
         """|B · dL/dc|, (N,)."""
         return np.abs(self.grad[loss])
-
-    def at(self, cosine: float) -> dict[str, float]:
-        """Each loss's magnitude at the grid point nearest ``cosine``."""
-        i = int(np.abs(self.pos_cos - cosine).argmin())
-        return {name: float(abs(g[i])) for name, g in self.grad.items()}
 
 
 def sweep(batch_size: int = 64, spread: float = 0.1, neg_mean: float = 0.0, temp: float = 0.05,
@@ -165,10 +162,11 @@ def explain_at(sw: Sweep, cosine: float) -> list[dict]:
     rows = []
     for name, g in sw.grad.items():
         pull, start = abs(float(g[i])), abs(float(g[0]))
+        diagnostic = LOSSES[name].diagnostic if name in LOSSES else None
         if name == "infonce":
             p = float(infonce_pos_prob(np.array([c]), sw.neg_cos, sw.settings["temp"])[0])
             note = f"scaled by 1 − p_pos = {1 - p:.3g}"
-        elif name in ("dcl_hinge", "mpt", "met", "mat"):
+        elif diagnostic == "active_frac":  # a hinge loss
             note = "margin met: no gradient" if pull == 0 else "hinge active: full pull"
         else:
             note = "no dissipation factor"
@@ -178,11 +176,10 @@ def explain_at(sw: Sweep, cosine: float) -> list[dict]:
 
 
 def sweep_chart(sw: Sweep, normalize: bool = False, mark: float | None = None):
-    """A :class:`srl_explorer.report.Chart` of |B · dL/dc| against c, one line per loss.
+    """A :class:`srl_explorer.viz.Chart` of |B · dL/dc| against c, one line per loss.
 
     ``normalize`` divides each curve by its value at c = 0; ``mark`` draws a vertical line there.
     """
-    from .report import Chart, Line, Panel, loss_color, loss_label
     lines = []
     for name in sw.grad:
         y = sw.magnitude(name)

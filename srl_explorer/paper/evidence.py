@@ -1,0 +1,74 @@
+"""The evidence: metric records of finished runs, and the reproductions that group them."""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..rundir import RunDir, read_json
+from ..viz import series as record_series
+
+
+@dataclass
+class RunMetrics:
+    """One run's metric records; ``label`` names it in tables and legends."""
+
+    label: str
+    loss: str
+    path: Path
+    records: list[dict]
+    state: str = "unknown"
+
+    def series(self, key: str, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of the finite values of ``key`` at steps >= ``start``; (N,) each."""
+        steps, values = record_series(self.records, key)
+        keep = (steps >= start) & np.isfinite(values)
+        return steps[keep], values[keep]
+
+
+def load_run(path: str | os.PathLike, label: str | None = None) -> RunMetrics:
+    run = RunDir(path)
+    records, _ = run.read_metrics()
+    loss = str(run.read_config().get("loss", "?"))
+    return RunMetrics(label or run.name, loss, run.path, records, run.status().get("state", "unknown"))
+
+
+def read_manifest(repro_dir: str | os.PathLike) -> dict:
+    path = RunDir(repro_dir).reproduction_file
+    manifest = read_json(path)
+    if not isinstance(manifest, dict):
+        raise FileNotFoundError(f"{repro_dir}: not a reproduction directory (no readable {path.name})")
+    return manifest
+
+
+def load_reproduction(repro_dir: str | os.PathLike) -> list[RunMetrics]:
+    """The runs of a reproduction that have started, in the manifest's order, labelled by loss."""
+    repro_dir = Path(repro_dir)
+    manifest = read_manifest(repro_dir)
+    out = []
+    for loss in manifest.get("losses", []):
+        run = RunDir(repro_dir / manifest.get("runs", {}).get(loss, {}).get("dir", loss))
+        if run.config_file.exists():
+            out.append(load_run(run.path, label=loss))
+    return out
+
+
+def find_reproductions(root: str | os.PathLike) -> list[Path]:
+    """Reproduction directories directly under ``root``, newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [d for d in root.iterdir() if RunDir(d).is_reproduction()]
+    return sorted(found, key=lambda d: (read_json(RunDir(d).reproduction_file, {}) or {}).get(
+        "created", d.stat().st_mtime), reverse=True)
+
+
+def by_loss(metrics: Sequence[RunMetrics]) -> dict[str, RunMetrics]:
+    """The first run of each loss (a reproduction has one per loss)."""
+    out: dict[str, RunMetrics] = {}
+    for m in metrics:
+        out.setdefault(m.loss, m)
+    return out
