@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from srl_explorer import runs
+from srl_explorer import rundir
 from srl_explorer.ui.common import (
     POLL_SECONDS,
     checkpoint_root,
@@ -16,7 +16,7 @@ from srl_explorer.viz import align_uniform_plane, overlay, to_plotly
 
 setup_page("Compare", "📈")
 st.title("Compare runs")
-all_runs = {r.name: r for r in runs.list_runs(checkpoint_root())}
+all_runs = {r.name: r for r in rundir.list_runs(checkpoint_root())}
 if not all_runs:
     st.info("No runs yet. Start one on the Train page.")
     st.stop()
@@ -49,5 +49,5 @@ def render() -> None:
     st.plotly_chart(to_plotly(align_uniform_plane(records)), width="stretch")
 
 
-live = any(all_runs[n].state == runs.LIVE for n in picked)
+live = any(all_runs[n].state == rundir.LIVE for n in picked)
 (st.fragment(run_every=2 * POLL_SECONDS)(render) if live else render)()

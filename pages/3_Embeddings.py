@@ -6,7 +6,8 @@ import streamlit as st
 
 from srl_explorer.data import DataError, parse_lines, parse_pairs, read_pairs
 from srl_explorer.projection import METHODS, clusters, nearest, project, sentence_set, warm_up_state
-from srl_explorer.ui.common import SHARED_STSB_DEV, checkpoint_choices, embed, get_encoder, read_upload, setup_page
+from srl_explorer.rundir import stsb_dev_file
+from srl_explorer.ui.common import checkpoint_choices, embed, get_encoder, read_upload, setup_page
 from srl_explorer.viz import scatter_2d, to_plotly
 
 setup_page("Embeddings", "🗺️")
@@ -19,8 +20,8 @@ c1, c2 = st.columns(2)
 left = c1.selectbox("Checkpoint A", labels, index=labels.index(base) if base in labels else 0)
 right = c2.selectbox("Checkpoint B (optional)", ["—"] + labels, index=labels.index(best) + 1 if best else 0)
 
-sources = (["STS-B dev (shared)"] if SHARED_STSB_DEV.exists() else []) + ["Sample pairs (shipped)", "Pairs file path",
-                                                                          "Upload"]
+stsb_dev = stsb_dev_file()  # in $SRL_DATA_DIR, if set
+sources = (["STS-B dev"] if stsb_dev else []) + ["Sample pairs (shipped)", "Pairs file path", "Upload"]
 c1, c2, c3, c4 = st.columns(4)
 source = c1.selectbox("Sentences", sources)
 max_pairs = c2.slider("Max pairs", 20, 1500, 400, 20,
@@ -47,7 +48,7 @@ try:
             pairs = parse_pairs(raw, up.name)
             s1, s2, scores = pairs.s1, pairs.s2, pairs.scores
     else:
-        path = {"STS-B dev (shared)": SHARED_STSB_DEV, "Sample pairs (shipped)": None}.get(source)
+        path = {"STS-B dev": stsb_dev, "Sample pairs (shipped)": None}.get(source)
         if source == "Pairs file path":
             path = st.text_input("Path to STS-B rows or a CSV/TSV with sentence1, sentence2[, score]")
             if not path:

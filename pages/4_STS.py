@@ -2,9 +2,9 @@
 import pandas as pd
 import streamlit as st
 
-from srl_explorer import runs
+from srl_explorer import rundir
 from srl_explorer.evaluation import TASKS, evaluate_model, load_run_results, run_and_checkpoint, save_run_results
-from srl_explorer.ui.common import SHARED_STSB_DEV, checkpoint_choices, checkpoint_root, get_encoder, setup_page
+from srl_explorer.ui.common import checkpoint_choices, checkpoint_root, get_encoder, setup_page
 from srl_explorer.viz import sts_bars, to_plotly
 
 setup_page("STS", "📊")
@@ -15,7 +15,8 @@ st.markdown("Spearman × 100, aggregated as SentEval does (STS12–16: all pairs
 choices = checkpoint_choices()
 picked = st.multiselect("Checkpoints", list(choices), default=list(choices)[:1])
 c1, c2, c3 = st.columns([2, 1, 2])
-default_dir = str(SHARED_STSB_DEV.parent) if SHARED_STSB_DEV.exists() else ""
+stsb_dev = rundir.stsb_dev_file()  # in $SRL_DATA_DIR, if set
+default_dir = str(stsb_dev.parent) if stsb_dev else ""
 tasks = c1.multiselect("Tasks", TASKS, default=["stsb"] if default_dir else list(TASKS))
 split = c2.radio("Split", ["dev", "test"], index=0 if default_dir else 1, horizontal=True,
                  help="STS-B and SICK-R split; STS12–16 only have test data")
@@ -41,7 +42,7 @@ if st.button("Evaluate", type="primary", disabled=not (picked and tasks)):
             session_results[f"{label} · {split}"] = res
 
 results = {}
-for r in runs.list_runs(checkpoint_root()):
+for r in rundir.list_runs(checkpoint_root()):
     for ckpt, res in load_run_results(r.path).items():
         results[f"{r.name} · {ckpt}"] = res
 results.update(session_results)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from srl_explorer import projection, runs
-from srl_explorer.train import TrainConfig, train
+from srl_explorer import projection, rundir
+from srl_explorer.config import TrainConfig
+from srl_explorer.training import train
 
 st_testing = pytest.importorskip("streamlit.testing.v1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,8 +30,8 @@ def fake_live_run(root: Path, name: str, pid: int) -> Path:
     """A run in progress as the trainer leaves it: config, status (running, live pid), metric lines."""
     live = root / name
     live.mkdir()
-    runs.atomic_write_json(live / "config.json", {"loss": "infonce", "model": "unused", "pooler": "avg", "max_steps": 100})
-    runs.atomic_write_json(live / "status.json", {"state": "running", "pid": pid, "step": 2, "max_steps": 100,
+    rundir.atomic_write_json(live / "config.json", {"loss": "infonce", "model": "unused", "pooler": "avg", "max_steps": 100})
+    rundir.atomic_write_json(live / "status.json", {"state": "running", "pid": pid, "step": 2, "max_steps": 100,
                                                   "started": time.time(), "loss_name": "infonce"})
     (live / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in LIVE_RECORDS))
     return live
@@ -123,7 +124,7 @@ def test_stop_button_requests_a_stop(app, ckpt_root, scratch):
         assert next(s for s in app.selectbox if s.label == "Run").value == "live-to-stop"
         next(b for b in app.button if b.label == "Stop run").click().run()
         assert not app.exception
-        assert runs.stop_requested(run)
+        assert rundir.stop_requested(run)
         assert any("Stopping" in c.value for c in app.caption)
     finally:
         sleeper.kill()
@@ -134,7 +135,7 @@ def test_train_page_failed_run_shows_error(app, ckpt_root, scratch):
     scratch.append("failed-run")
     bad = ckpt_root / "failed-run"
     bad.mkdir()
-    runs.atomic_write_json(bad / "status.json", {"state": "failed", "error": "non-finite loss at step 4: loss=nan",
+    rundir.atomic_write_json(bad / "status.json", {"state": "failed", "error": "non-finite loss at step 4: loss=nan",
                                                  "step": 4, "max_steps": 10, "started": 1.0})
     open_page(app, "pages/1_Train.py")
     next(s for s in app.selectbox if s.label == "Run").select("failed-run").run()
@@ -190,16 +191,31 @@ def test_embeddings_bad_path_is_a_message(app):
     assert any("no such file" in e.value for e in app.error) and not app.exception
 
 
-def test_sts_evaluates_a_checkpoint_and_stores_results(app, ckpt_root, stsb_dir):  # stsb_dir: skip without STS-B
+def stsb_dev_spearman(checkpoint: Path, stsb_dir: Path) -> float:
+    """Independent reference: scipy Spearman × 100 of the checkpoint's cosines on STS-B dev (each side encoded
+    on its own, no deduplication)."""
+    from scipy.stats import spearmanr
+
+    from srl_explorer.data import read_pairs
+    from srl_explorer.encoder import Encoder
+    pairs = read_pairs(stsb_dir / "sts-dev.csv")
+    enc = Encoder.from_pretrained(str(checkpoint))
+    a, b = enc.encode(pairs.s1), enc.encode(pairs.s2)
+    return float(spearmanr((a * b).sum(1), pairs.scores).statistic) * 100
+
+
+def test_sts_evaluates_a_checkpoint_and_stores_results(app, ckpt_root, stsb_dir, monkeypatch):  # skips without STS-B
+    monkeypatch.setenv("SRL_DATA_DIR", str(stsb_dir))  # the page's default data folder
     open_page(app, "pages/4_STS.py")
     app.multiselect[0].set_value(["done-mpt · best"]).run()
     next(b for b in app.button if b.label == "Evaluate").click().run()
     assert not app.exception, app.exception
     table = app.dataframe[0].value
     assert list(table["checkpoint"]) == ["done-mpt · best"] and list(table["split"]) == ["dev"]
-    assert -100 <= table["stsb"][0] <= 100
+    assert table["stsb"][0] == pytest.approx(round(stsb_dev_spearman(ckpt_root / "done-mpt" / "best", stsb_dir), 2),
+                                             abs=0.011)
     assert len(charts(app)) == 1
-    stored = runs.read_json(ckpt_root / "done-mpt" / "sts_results.json")
+    stored = rundir.read_json(ckpt_root / "done-mpt" / "sts_results.json")
     assert stored["best"]["split"] == "dev" and "stsb" in stored["best"]["tasks"]
     fresh = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)  # a new session reads it back
     fresh.run()
@@ -272,10 +288,10 @@ def test_app_encodes_on_every_core_unless_a_run_is_training(tmp_path, monkeypatc
         assert torch.get_num_threads() == 4  # idle: every core
         live = tmp_path / "live"
         live.mkdir()
-        runs.atomic_write_json(live / "status.json", {"state": "running", "pid": os.getpid(), "step": 1})
+        rundir.atomic_write_json(live / "status.json", {"state": "running", "pid": os.getpid(), "step": 1})
         common._torch_threads()
         assert torch.get_num_threads() == 2  # a run is training: half, it keeps the rest
-        runs.atomic_write_json(live / "status.json", {"state": "finished", "pid": os.getpid(), "step": 1})
+        rundir.atomic_write_json(live / "status.json", {"state": "finished", "pid": os.getpid(), "step": 1})
         monkeypatch.setattr(common.os, "getloadavg", lambda: (6.0, 6.0, 6.0))
         common._torch_threads()
         assert torch.get_num_threads() == 2  # overloaded machine: half
