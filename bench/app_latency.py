@@ -12,7 +12,7 @@
 
 The second form only takes README screenshots of an existing checkpoints folder (read-only).
 Results: printed, and written to bench/_work/app_latency.json (or --json FILE).
-Part of ``python -m srl_explorer.bench``.
+Part of ``python bench/run.py``.
 """
 from __future__ import annotations
 
@@ -31,13 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
-from srl_explorer import runs
-from srl_explorer.train import TrainConfig, train
-from tests.conftest import make_tiny_bert
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, start_app
+from bench._browser import free_port, launch_chromium, start_app  # noqa: E402
+from bench._tiny_bert import make_tiny_bert  # noqa: E402
+from srl_explorer.config import TrainConfig  # noqa: E402
+from srl_explorer.rundir import RunDir, atomic_write_json  # noqa: E402
+from srl_explorer.training import train  # noqa: E402
 
 # page path -> (title, charts expected once rendered)
 PAGES = {"": ("SRL Explorer", 0), "Train": ("Train", 1), "Compare": ("Compare runs", 2),
@@ -68,12 +69,12 @@ def make_runs(root: Path) -> subprocess.Popen:
     train(TrainConfig(model=str(tiny), loss="mpt", max_steps=30, batch_size=8, eval_every=5,
                       output_dir=str(root / "done-mpt")))
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
-    live = root / "live-infonce"
-    live.mkdir()
-    runs.atomic_write_json(live / "config.json", {"loss": "infonce", "model": str(tiny), "pooler": "avg"})
-    runs.atomic_write_json(live / "status.json", {"state": "running", "pid": sleeper.pid, "step": 1,
-                                                  "max_steps": 10_000, "started": time.time()})
-    (live / "metrics.jsonl").write_text(json.dumps({"step": 0, "elapsed_s": 0.0, "stsb_dev_spearman": 20.0,
+    live = RunDir(root / "live-infonce")
+    live.path.mkdir()
+    atomic_write_json(live.config_file, {"loss": "infonce", "model": str(tiny), "pooler": "avg"})
+    atomic_write_json(live.status_file, {"state": "running", "pid": sleeper.pid, "step": 1,
+                                         "max_steps": 10_000, "started": time.time()})
+    live.metrics_file.write_text(json.dumps({"step": 0, "elapsed_s": 0.0, "stsb_dev_spearman": 20.0,
                                                     "dev_align": 0.4, "dev_uniform": -2.0}) + "\n"
                                         + json.dumps({"step": 1, "elapsed_s": 1.0, "loss": 2.0, "pos_prob": 0.3,
                                                       "grad_norm": 1.0, "align": 0.3, "uniform": -2.0}) + "\n")
@@ -106,7 +107,7 @@ def metric_delay(pg, url: str, live: Path, n: int = 8) -> list[float]:
         line = json.dumps({"step": step, "elapsed_s": float(step), "loss": 2.0 / step, "pos_prob": 0.3,
                            "grad_norm": 1.0, "align": 0.3, "uniform": -2.0}) + "\n"
         t0 = time.perf_counter()
-        with open(live / "metrics.jsonl", "a") as f:
+        with open(RunDir(live).metrics_file, "a") as f:
             f.write(line)
         pg.wait_for_function(HAS_STEP, arg=step, timeout=30_000, polling=20)
         delays.append(time.perf_counter() - t0)
@@ -147,7 +148,7 @@ def benchmark(repeats: int) -> dict:
         url = f"http://127.0.0.1:{port}"
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = launch_chromium(p)
                 pg = browser.new_page(viewport={"width": 1400, "height": 1000})
                 times = {path or "Home": [] for path in PAGES}
                 clicks = {path or "Home": [] for path in PAGES}
@@ -189,7 +190,7 @@ def screenshots(out: Path, checkpoints: Path, train_run: str | None = None) -> N
     url = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
             pg = browser.new_page(viewport={"width": 1400, "height": 1050})
             pg.goto(url)
             pg.wait_for_function(RENDERED, arg=["SRL Explorer", 0], timeout=120_000)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .. import rundir
+from .. import config, rundir
 from ..config import TrainConfig
 from ..data import DataError, load_corpus, read_pairs
 from ..encoder import DEFAULT_MODEL
@@ -175,37 +175,36 @@ def _run_one(base: TrainConfig, loss: str, repro_dir: Path) -> dict:
 
 
 # --------------------------------------------------------------------------- command line
+NOT_SHARED = ("loss", "output_dir", "stop_after")  # set per run, or reproduce's own flags
+
+
+def shared_fields() -> tuple[str, ...]:
+    """The TrainConfig fields every run of a reproduction shares: each is a ``reproduce`` flag."""
+    return tuple(o.name for o in config.options() if o.name not in NOT_SHARED)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="cpu-small", choices=list(PRESETS),
                    help=f"cpu-small: packaged MiniLM on STS-B train sentences, {CPU_SMALL_STEPS} steps each (< 45 "
                         "min on 2 CPU cores); paper: bert-base-uncased on wiki1m, 1 epoch, cls pooler + MLP in "
-                        "training (default %(default)s)")
+                        "training (default %(default)s). Every training flag below defaults to the preset's value")
     p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=list(LOSSES), metavar="LOSS",
                    help=f"losses to run, in order (default: all seven: {' '.join(LOSSES)})")
-    p.add_argument("--max-steps", type=int, default=None, help="optimizer steps per loss (default: the preset's)")
-    p.add_argument("--eval-every", type=int, default=None, help="dev evaluation interval (default: the preset's)")
-    p.add_argument("--train-file", default=None,
-                   help="training sentences (.txt, STS .csv/.tsv or hub dataset id); default: STS-B train "
-                        "(cpu-small) or wiki1m_for_simcse.txt (paper), else the shipped sample")
-    p.add_argument("--dev-file", default=None, help="scored dev pairs; default: STS-B dev if present, else the sample")
-    p.add_argument("--model", default=None, help="starting model (default: the preset's)")
-    p.add_argument("--batch-size", type=int, default=None, help="sentences per step (default: the preset's, 64)")
-    p.add_argument("--seed", type=int, default=None, help="random seed shared by every run (default 42)")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: 1 for cpu-small, which is ~3x faster than 2 on a "
                         "2-core machine that other jobs keep busy; torch's default for paper)")
     p.add_argument("--output-dir", default=None,
                    help="reproduction directory (default checkpoints/repro-<time>); re-use it to continue")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report of --output-dir")
+    config.add_arguments(p, only=shared_fields(), none_defaults=True)
 
 
 def _command(args: argparse.Namespace) -> str:
     parts = ["python", "-m", "srl_explorer", "reproduce", "--preset", args.preset]
     if list(args.losses) != list(LOSSES):
         parts += ["--losses", *args.losses]
-    for flag in ("max_steps", "eval_every", "train_file", "dev_file", "model", "batch_size", "seed", "device",
-                 "threads", "output_dir"):
+    parts += config.to_args({f: getattr(args, f) for f in shared_fields()})
+    for flag in ("threads", "output_dir"):
         if getattr(args, flag) is not None:
             parts += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     return shlex.join(parts)
@@ -232,9 +231,7 @@ def run(args: argparse.Namespace) -> int:
     threads = args.threads if args.threads is not None else PRESET_THREADS.get(args.preset)
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be at least 1, got {threads}")
-    base = preset_config(args.preset, model=args.model, train_file=args.train_file, dev_file=args.dev_file,
-                         max_steps=args.max_steps, eval_every=args.eval_every, batch_size=args.batch_size,
-                         seed=args.seed, device=args.device)
+    base = preset_config(args.preset, **{f: getattr(args, f) for f in shared_fields()})
     repro_dir = Path(args.output_dir) if args.output_dir else new_repro_dir()
     with _torch_threads(threads):
         manifest = reproduce(base, args.losses, repro_dir, preset=args.preset, command=_command(args))

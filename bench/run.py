@@ -1,8 +1,8 @@
 """Benchmarks, side by side with the peers, on this machine and in one run.
 
     pip install -r bench/requirements.txt
-    python -m srl_explorer.bench                 # everything, ~10-15 min on 2 cores
-    python -m srl_explorer.bench --sections train,encode --steps 20
+    python bench/run.py                          # everything, ~10-15 min on 2 cores
+    python bench/run.py --sections train,encode --steps 20
 
 Writes ``bench/results.json`` (every sample, versions, machine load) and ``bench/results.md``
 (the table of ratios and targets). Every measurement runs in its own child process, so a cold
@@ -12,7 +12,8 @@ start is really cold and the peak RSS (``ru_maxrss`` from ``wait4``) belongs to 
    a bare PyTorch loop, our trainer with its full metric stream, and sentence-transformers'
    trainer with MultipleNegativesRankingLoss(scale=20) on (sentence, sentence) pairs.
 2. Encoding throughput: ``Encoder.encode`` against ``SentenceTransformer.encode``.
-3. Evaluation wall time: STS-B dev; all seven tasks when ``--senteval-dir`` is given.
+3. Evaluation wall time: STS-B dev (from ``$SRL_DATA_DIR``, by default ``../shared/data/stsbenchmark``
+   when that folder exists); all seven tasks when ``--senteval-dir`` is given.
 4. Projection: umap-learn at 1k/5k/10k points cold (fresh process) and warm, PCA, and the app's
    UMAP worker (first map when asked at start-up, and after its background warm-up).
 5. Peak RSS of training and evaluation.
@@ -35,7 +36,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_STSB = ROOT.parent / "shared" / "data" / "stsbenchmark"
+sys.path.insert(0, str(ROOT))
+SHARED_STSB = ROOT.parent / "shared" / "data" / "stsbenchmark"  # this machine's copy of STS-B
+if (SHARED_STSB / "sts-dev.csv").exists():
+    os.environ.setdefault("SRL_DATA_DIR", str(SHARED_STSB))  # read through rundir.data_dir(), children inherit it
+
+from srl_explorer import rundir  # noqa: E402
+from srl_explorer.fmt import fmt_num  # noqa: E402
+
 SECTIONS = ("train", "encode", "eval", "projection", "app")
 TARGETS = {  # what "ahead of the peers" means (issue #6)
     "train_ours_vs_bare": ("<=", 1.05), "train_ours_vs_st": ("<", 1.0), "encode_ours_vs_st": (">=", 1.0),
@@ -48,22 +56,22 @@ TARGETS = {  # what "ahead of the peers" means (issue #6)
 # --------------------------------------------------------------------------- data
 def train_sentences(quick: bool) -> tuple[str | None, list[str]]:
     """(train_file for TrainConfig, its sentences): STS-B train when present, else the shipped sample."""
-    from .data import load_corpus
-    f = SHARED_STSB / "sts-train.csv"
-    source = str(f) if f.exists() and not quick else None
+    from srl_explorer.data import load_corpus
+    f = rundir.stsb_file("train")
+    source = str(f) if f and not quick else None
     return source, load_corpus(source)
 
 
 def eval_sentences(quick: bool) -> list[str]:
     """Unique STS-B dev sentences when present, else the shipped sample pairs'."""
-    from .data import read_pairs
-    f = SHARED_STSB / "sts-dev.csv"
-    return read_pairs(str(f) if f.exists() and not quick else None).sentences()
+    from srl_explorer.data import read_pairs
+    f = rundir.stsb_dev_file()
+    return read_pairs(str(f) if f and not quick else None).sentences()
 
 
 def step_batches(sentences: list[str], n_steps: int, batch_size: int, seed: int = 42) -> list[list[str]]:
     """The sentences of our trainer's first ``n_steps`` batches, so every trainer sees the same data."""
-    from .train import batch_indices
+    from srl_explorer.training import batch_indices
     return [[sentences[i] for i in batch_indices(s, len(sentences), batch_size, seed).tolist()] for s in range(n_steps)]
 
 
@@ -73,7 +81,8 @@ def child_train_bare(a: dict) -> dict:
     import torch
     import torch.nn.functional as F
     from transformers import AutoModel, AutoTokenizer
-    from .encoder import resolve_model
+
+    from srl_explorer.encoder import resolve_model
     path = resolve_model(a["model"])
     tok, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
     model.train()
@@ -96,16 +105,16 @@ def child_train_bare(a: dict) -> dict:
 
 
 def child_train_ours(a: dict) -> dict:
-    """``srl_explorer.train.train`` as the CLI runs it (metrics every step, status, checkpoints)."""
-    from .runs import read_metrics
-    from .train import TrainConfig, train
+    """``srl_explorer.training.train`` as the CLI runs it (metrics every step, status, checkpoints)."""
+    from srl_explorer.config import TrainConfig
+    from srl_explorer.training import train
     train_file, _ = train_sentences(a["quick"])
     n = a["warmup"] + a["steps"] + 1  # the last step evaluates and saves: not timed
     with tempfile.TemporaryDirectory() as tmp:
         run = train(TrainConfig(model=a["model"], loss="infonce", temp=a["temp"], batch_size=a["batch_size"],
                                 max_seq_length=a["max_len"], max_steps=n, train_file=train_file,
                                 eval_every=10 ** 9, output_dir=str(Path(tmp) / "run")))
-        records, _ = read_metrics(run / "metrics.jsonl")
+        records, _ = rundir.RunDir(run).read_metrics()
     elapsed = {r["step"]: r["elapsed_s"] for r in records}
     # step k's time is elapsed[k] - elapsed[k-1]; step 1 also holds the step-0 evaluation
     return {"step_s": [elapsed[k] - elapsed[k - 1] for k in range(a["warmup"] + 1, n)]}
@@ -114,10 +123,15 @@ def child_train_ours(a: dict) -> dict:
 def child_train_st(a: dict) -> dict:
     """sentence-transformers' SimCSE recipe: MultipleNegativesRankingLoss on (s, s) pairs."""
     from datasets import Dataset
-    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
-                                       SentenceTransformerTrainingArguments, losses)
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+        losses,
+    )
     from transformers import TrainerCallback
-    from .encoder import resolve_model
+
+    from srl_explorer.encoder import resolve_model
     n = a["warmup"] + a["steps"]
     _, sentences = train_sentences(a["quick"])
     batches = step_batches(sentences, n, a["batch_size"])
@@ -140,7 +154,7 @@ def child_train_st(a: dict) -> dict:
             loss=losses.MultipleNegativesRankingLoss(model, scale=1 / a["temp"]), callbacks=[StepEnd()])
         trainer.train()
     # step end to step end: data loading, forward, loss, backward, optimizer, callbacks
-    return {"step_s": [e - s for s, e in zip(ends[a["warmup"] - 1:], ends[a["warmup"]:])]}
+    return {"step_s": [e - s for s, e in zip(ends[a["warmup"] - 1:-1], ends[a["warmup"]:], strict=True)]}
 
 
 # --------------------------------------------------------------------------- children: encoding, evaluation
@@ -148,7 +162,8 @@ def child_encode(a: dict) -> dict:
     """Sentences/s of both encoders on the same unique sentences, rounds interleaved."""
     import numpy as np
     from sentence_transformers import SentenceTransformer
-    from .encoder import Encoder, resolve_model
+
+    from srl_explorer.encoder import Encoder, resolve_model
     sentences = eval_sentences(a["quick"])
     ours = Encoder.from_pretrained(a["model"], pooler="avg")
     st = SentenceTransformer(resolve_model(a["model"]), device="cpu")
@@ -167,15 +182,16 @@ def child_encode(a: dict) -> dict:
 
 def child_eval(a: dict) -> dict:
     """``evaluate_model`` as ``python -m srl_explorer eval`` runs it (load, encode, score)."""
-    from .evaluation import evaluate_model
+    from srl_explorer.evaluation import evaluate_model
     t = time.perf_counter()
+    stsb_dev = rundir.stsb_dev_file()
     if a.get("senteval_dir"):
         res = evaluate_model(a["model"], tasks=None, split="test", data_dir=a["senteval_dir"])
-    elif a["quick"] or not (SHARED_STSB / "sts-dev.csv").exists():
-        from .data import sample_pairs_path
+    elif a["quick"] or stsb_dev is None:
+        from srl_explorer.data import sample_pairs_path
         res = evaluate_model(a["model"], user_file=str(sample_pairs_path()))
     else:
-        res = evaluate_model(a["model"], tasks="stsb", split="dev", data_dir=str(SHARED_STSB))
+        res = evaluate_model(a["model"], tasks="stsb", split="dev", data_dir=str(stsb_dev.parent))
     return {"evaluate_s": time.perf_counter() - t, "avg": res["avg"], "n_sentences": res["n_sentences"],
             "tasks": sorted(res["tasks"])}
 
@@ -184,12 +200,13 @@ def child_eval(a: dict) -> dict:
 def child_embed(a: dict) -> dict:
     """Embeddings for the projection benchmark: up to max(sizes) unique STS-B sentences."""
     import numpy as np
-    from .data import load_corpus
-    from .encoder import Encoder
+
+    from srl_explorer.data import load_corpus
+    from srl_explorer.encoder import Encoder
     sentences = []
-    for name in ("sts-train.csv", "sts-dev.csv"):
-        if (SHARED_STSB / name).exists() and not a["quick"]:
-            sentences += load_corpus(str(SHARED_STSB / name))
+    for split in ("train", "dev"):
+        if (f := rundir.stsb_file(split)) is not None and not a["quick"]:
+            sentences += load_corpus(str(f))
     sentences = list(dict.fromkeys(sentences or load_corpus(None)))[:max(a["sizes"])]
     x = Encoder.from_pretrained(a["model"]).encode(sentences, batch_size=128)
     if len(x) < max(a["sizes"]):  # too few real sentences: jitter copies (documented in the results)
@@ -205,7 +222,8 @@ def child_umap(a: dict) -> dict:
     """umap-learn as a new user runs it: the first fit in a fresh process (numba compiles), then warm fits."""
     import numpy as np
     from sklearn.decomposition import PCA
-    from .projection import _umap_fit
+
+    from srl_explorer.projection import _umap_fit
     x = np.load(a["embeddings"])[:a["n"]]
     t = time.perf_counter()
     _umap_fit(x, 0, 15)
@@ -225,7 +243,8 @@ def child_umap_app(a: dict) -> dict:
     moment (the worst case); (2) the background warm-up's length; (3) a new map once warm. 3,000
     sentences: the Embeddings page's largest set (1,500 pairs)."""
     import numpy as np
-    from . import projection
+
+    from srl_explorer import projection
     x = np.load(a["embeddings"])
     n = min(len(x), 3000)
     t = time.perf_counter()
@@ -250,7 +269,7 @@ def run_child(kind: str, args: dict, work: Path) -> dict:
     """Run one measurement in a fresh interpreter; adds its wall time and peak RSS (GB)."""
     out = work / f"{kind}-{time.time_ns()}.json"
     log = work / f"{kind}.log"
-    cmd = [sys.executable, "-m", "srl_explorer.bench", "--child", kind, "--child-args", json.dumps(args),
+    cmd = [sys.executable, str(ROOT / "bench" / "run.py"), "--child", kind, "--child-args", json.dumps(args),
            "--child-out", str(out)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
     t = time.perf_counter()
@@ -377,10 +396,6 @@ def _dig(d, keys):
     return d
 
 
-def _f(x, nd: int = 2, unit: str = "") -> str:
-    return "–" if x is None else f"{x:.{nd}f}{unit}"
-
-
 def markdown(results: dict) -> str:
     s, h = results["sections"], results["headline"]
     env = results["environment"]
@@ -393,17 +408,18 @@ def markdown(results: dict) -> str:
     for key, (op, bound) in TARGETS.items():
         v = h.get(key)
         met = "–" if v is None else ("yes" if {"<": v < bound, "<=": v <= bound, ">=": v >= bound}[op] else "**no**")
-        lines.append(f"| {key} | {_f(v, 3)} | {op} {bound} | {met} |")
+        lines.append(f"| {key} | {fmt_num(v, '.3f')} | {op} {bound} | {met} |")
     t = s.get("train")
     if t:
         lines += ["", f"## 1. Training step (batch {t['config']['batch_size']}, max length 32, InfoNCE tau 0.05, "
                       f"{t['config']['steps']} timed steps x {len(next(iter(t['runs'].values())))} runs each)", "",
                   "| trainer | median step (s) | vs bare loop |", "|---|---:|---:|"]
-        for kind, label in (("train-bare", "bare PyTorch loop"), ("train-ours", "SRL Explorer trainer (full metric stream)"),
+        for kind, label in (("train-bare", "bare PyTorch loop"),
+                            ("train-ours", "SRL Explorer trainer (full metric stream)"),
                             ("train-st", "sentence-transformers trainer (MNRL, scale 20)")):
             m = t["median_step_s"].get(kind)
             bare = t["median_step_s"].get("train-bare")
-            lines.append(f"| {label} | {_f(m, 3)} | {_f(m / bare if m and bare else None, 3)}x |")
+            lines.append(f"| {label} | {fmt_num(m, '.3f')} | {fmt_num(m / bare if m and bare else None, '.3f')}x |")
         if t.get("skipped"):
             lines.append(f"\nsentence-transformers: {t['skipped']}")
     e = s.get("encode")
@@ -411,19 +427,21 @@ def markdown(results: dict) -> str:
         m = e["median_sent_per_s"]
         lines += ["", f"## 2. Encoding ({e['n_sentences']:,} unique sentences, batch 128, max length 128)", "",
                   "| encoder | sentences/s (median) |", "|---|---:|",
-                  f"| SRL Explorer `Encoder.encode` | {m['ours']:.0f} |", f"| sentence-transformers `encode` | {m['st']:.0f} |",
+                  f"| SRL Explorer `Encoder.encode` | {m['ours']:.0f} |",
+                  f"| sentence-transformers `encode` | {m['st']:.0f} |",
                   "", f"Ratio {e['ours_vs_st']:.2f}x; largest embedding difference {e['max_abs_diff']:.1e}."]
     elif e:
         lines += ["", "## 2. Encoding", "", e.get("skipped") or e.get("error", "")]
     ev = s.get("eval")
     if ev:
         lines += ["", "## 3. Evaluation (wall time of the process: start-up, model load, encoding, scoring)", "",
-                  "| evaluation | wall (s) | in evaluate_model (s) | sentences | peak RSS (GB) |", "|---|---:|---:|---:|---:|"]
+                  "| evaluation | wall (s) | in evaluate_model (s) | sentences | peak RSS (GB) |",
+                  "|---|---:|---:|---:|---:|"]
         for key, label in (("stsb_dev", "STS-B dev"), ("all_tasks", "7 tasks (SentEval folder)")):
             r = ev[key]
             if "wall_s" in r and "error" not in r:
                 lines.append(f"| {label} | {r['wall_s']:.1f} | {r['evaluate_s']:.1f} | "
-                             f"{r['n_sentences']:,} | {_f(r.get('peak_rss_gb'))} |")
+                             f"{r['n_sentences']:,} | {fmt_num(r.get('peak_rss_gb'))} |")
             else:
                 lines.append(f"| {label} | – | – | – | {r.get('skipped') or r.get('error')} |")
     p = s.get("projection")
@@ -431,24 +449,27 @@ def markdown(results: dict) -> str:
         lines += ["", "## 4. Projection (MiniLM embeddings of STS-B sentences, cosine UMAP, single thread)", "",
                   "| points | UMAP cold, fresh process (s) | UMAP warm (s) | PCA (s) |", "|---:|---:|---:|---:|"]
         for n, r in p["umap"].items():
-            lines.append(f"| {int(n):,} | {_f(r.get('cold_s'), 1)} | {_f(_median(r.get('warm_s') or []), 2)} | "
-                         f"{_f(r.get('pca_s'), 3)} |")
+            warm = fmt_num(_median(r.get("warm_s") or []), ".2f")
+            lines.append(f"| {int(n):,} | {fmt_num(r.get('cold_s'), '.1f')} | {warm} | "
+                         f"{fmt_num(r.get('pca_s'), '.3f')} |")
         w = p.get("app_worker", {})
         if "first_at_start_s" in w:
             lines += ["", f"App worker ({w['n']:,} points): background warm-up {w['warm_up_s']:.1f} s; a map asked for "
                           f"at the moment the app starts {w['first_at_start_s']:.1f} s; a new map once warm "
                           f"{w['warm_s']:.2f} s."]
     mem = [("training", h.get("peak_rss_train_gb")), ("evaluation", h.get("peak_rss_eval_gb"))]
-    lines += ["", "## 5. Memory", "", " ".join(f"Peak RSS during {k}: {_f(v)} GB." for k, v in mem)]
+    lines += ["", "## 5. Memory", "", " ".join(f"Peak RSS during {k}: {fmt_num(v)} GB." for k, v in mem)]
     a = s.get("app")
     if a and "pages" in a:
         lines += ["", "## 6. App latency (headless Chromium)", "",
                   "| page | first load, fresh browser (s) | reload, median (s) | sidebar click, median (s) | "
                   "first load after a server restart (s) |", "|---|---:|---:|---:|---:|"]
         for page, r in a["pages"].items():
-            lines.append(f"| {page} | {_f(r['first_s'])} | {_f(r['median_rest_s'])} | {_f(r['sidebar_click_median_s'])} | "
-                         f"{_f(r.get('after_restart_s'))} |")
-        lines += ["", f"Metric written to disk until visible in the chart: median {a['metric_delay_s']['median']:.2f} s, "
+            lines.append(f"| {page} | {fmt_num(r['first_s'])} | {fmt_num(r['median_rest_s'])} | "
+                         f"{fmt_num(r['sidebar_click_median_s'])} | "
+                         f"{fmt_num(r.get('after_restart_s'))} |")
+        delay = a["metric_delay_s"]
+        lines += ["", f"Metric written to disk until visible in the chart: median {delay['median']:.2f} s, "
                       f"max {a['metric_delay_s']['max']:.2f} s. First UMAP map after start-up (switching the "
                       f"Embeddings page to UMAP): {a['umap_switch_s']:.2f} s; UMAP of new sentences: "
                       f"{a['umap_new_sentences_s']:.2f} s."]
@@ -464,7 +485,8 @@ def environment() -> dict:
             return md.version(name)
         except md.PackageNotFoundError:
             return None
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
     return {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "cpus": os.cpu_count(), "python": platform.python_version(),
             "torch": version("torch"), "transformers": version("transformers"),
             "sentence_transformers": version("sentence-transformers"), "umap_learn": version("umap-learn"),
@@ -472,14 +494,15 @@ def environment() -> dict:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m srl_explorer.bench", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of: {', '.join(SECTIONS)}")
     p.add_argument("--model", default="default", help="model for every section (default: the packaged MiniLM)")
     p.add_argument("--steps", type=int, default=12, help="timed training steps per run (default %(default)s)")
     p.add_argument("--warmup", type=int, default=3, help="untimed first training steps (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default %(default)s)")
-    p.add_argument("--rounds", type=int, default=2, help="runs of each trainer, order alternating (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="runs of each trainer, order alternating (default %(default)s)")
     p.add_argument("--sizes", default="1000,5000,10000", help="UMAP sizes (default %(default)s)")
     p.add_argument("--senteval-dir", default=None, help="SentEval data folder: also time the 7-task evaluation")
     p.add_argument("--quick", action="store_true", help="shipped sample data only (smoke test; numbers mean little)")
@@ -504,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
         res = CHILDREN[o.child](json.loads(o.child_args))
         Path(o.child_out).write_text(json.dumps(res))
         return 0
-    command = "python -m srl_explorer.bench" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(argv or sys.argv[1:]))
+    given = sys.argv[1:] if argv is None else argv
+    command = " ".join(["python bench/run.py", *given])
     results = {"command": command, "environment": environment(), "sections": {}}
     runners = {"train": bench_train, "encode": bench_encode, "eval": bench_eval, "projection": bench_projection,
                "app": bench_app}
