@@ -1,7 +1,7 @@
 """SRL Explorer — home page. Start with: streamlit run app.py"""
 import streamlit as st
 
-from srl_explorer import runs
+from srl_explorer import rundir
 from srl_explorer.ui.common import POLL_SECONDS, checkpoint_root, runs_table, setup_page
 
 setup_page("Home")
@@ -42,5 +42,5 @@ def show_runs() -> None:
 
 
 # Refresh the table while a run is live; a static table otherwise.
-live = any(r.state == runs.LIVE for r in runs.list_runs(root))
+live = any(r.state == rundir.LIVE for r in rundir.list_runs(root))
 (st.fragment(run_every=2 * POLL_SECONDS)(show_runs) if live else show_runs)()

@@ -1,13 +1,15 @@
 """Train: configure a run, launch it as a separate process, and watch it live."""
 import streamlit as st
 
-from srl_explorer import jobs, runs
+from srl_explorer import config, jobs, rundir
 from srl_explorer.data import DataError, sample_corpus_path
 from srl_explorer.encoder import DEFAULT_MODEL, POOLERS
-from srl_explorer.losses import LOSSES, loss_hyperparameters
+from srl_explorer.losses import LOSSES, hparam_names, loss_hyperparameters
+from srl_explorer.rundir import RunDir
 from srl_explorer.ui.common import (
     POLL_SECONDS,
     checkpoint_root,
+    config_inputs,
     job_registry,
     live_figure,
     read_upload,
@@ -16,15 +18,9 @@ from srl_explorer.ui.common import (
     state_badge,
 )
 
-HP_HELP = {  # one line per hyperparameter: what it does (defaults are the paper's)
-    "temp": "temperature τ: divides the cosines before the softmax; lower sharpens it onto the hardest negatives",
-    "lam": "λ: weight of uniformity against alignment, loss = (1−λ)·align + λ·uniform",
-    "alpha": "α: exponent of the positive-pair distance in alignment (2 = squared distance)",
-    "t": "t: sharpness of the Gaussian potential in uniformity; higher focuses on close pairs",
-    ("mpt", "margin"): "m: the positive's cosine must beat the hardest negative's by m; no gradient once it does",
-    ("met", "margin"): "m: the positive's Euclidean distance must be m below the hardest negative's",
-    ("mat", "margin"): "m (× π radians): the positive's angle must be m·π below the hardest negative's",
-}
+HELP = config.help_texts()  # every field's help, from TrainConfig
+ON_FORM = {"loss", "model", "pooler", "train_file", "dev_file", "max_steps", "batch_size", "lr", "max_seq_length",
+           "eval_every", "seed", "output_dir", *hparam_names()}  # the rest are under "More settings"
 MODEL_KINDS = ("Packaged all-MiniLM-L6-v2", "Hugging Face id", "Local path")
 CORPUS_KINDS = ("Sample (shipped)", "Local file", "Upload .txt", "Hub dataset id")
 
@@ -33,7 +29,7 @@ st.title("Train")
 root = checkpoint_root()
 job_registry().reap()
 
-with st.expander("New run", expanded=not runs.list_runs(root)):
+with st.expander("New run", expanded=not rundir.list_runs(root)):
     left, right = st.columns(2)
     with left:
         model_kind = st.radio("Model", MODEL_KINDS, horizontal=True)
@@ -49,30 +45,32 @@ with st.expander("New run", expanded=not runs.list_runs(root)):
             corpus = st.text_input("Dataset id", placeholder="princeton-nlp/datasets-for-simcse")
         else:
             st.caption(f"`{sample_corpus_path().name}`: about 1,000 English sentences shipped with the package.")
-        dev_file = st.text_input("Dev pairs for STS Spearman (empty: the shipped sample pairs)")
-        pooler = st.selectbox("Pooler", POOLERS, index=POOLERS.index("avg"),
-                              help="how token vectors become one sentence vector (SimCSE's names)")
+        dev_file = st.text_input("Dev pairs for STS Spearman (empty: the shipped sample pairs)", help=HELP["dev_file"])
+        pooler = st.selectbox("Pooler", POOLERS, index=POOLERS.index("avg"), help=HELP["pooler"])
     with right:
-        loss = st.selectbox("Loss", list(LOSSES), help="the Paper page explains what each loss does")
+        loss = st.selectbox("Loss", list(LOSSES), format_func=lambda n: f"{n} ({LOSSES[n].label})",
+                            help="the Paper page explains what each loss does")
         hparams = {}
         defaults = loss_hyperparameters(loss)
-        for col, (name, default) in zip(st.columns(max(1, len(defaults))), defaults.items()):
+        for col, (name, default) in zip(st.columns(max(1, len(defaults))), defaults.items(), strict=False):
             hparams[name] = col.number_input(name, value=float(default), format="%.4f", key=f"hp-{loss}-{name}")
         for name in defaults:
-            st.caption(f"**{name}** ({defaults[name]:g} in the paper) — {HP_HELP.get((loss, name), HP_HELP.get(name, ''))}")
+            st.caption(f"**{name}** ({defaults[name]:g} in the paper) — {LOSSES[loss].hparam_help[name]}")
         a, b, c = st.columns(3)
-        max_steps = a.number_input("Steps", 1, 10_000_000, 60)
-        batch_size = b.number_input("Batch size (per process)", 2, 4096, 32)
-        lr = c.number_input("Learning rate", 1e-7, 1.0, 3e-5, format="%.1e")
+        max_steps = a.number_input("Steps", 1, 10_000_000, 60, help=HELP["max_steps"])
+        batch_size = b.number_input("Batch size (per process)", 2, 4096, 32, help=HELP["batch_size"])
+        lr = c.number_input("Learning rate", 1e-7, 1.0, 3e-5, format="%.1e", help=HELP["lr"])
         a, b, c = st.columns(3)
-        max_seq_length = a.number_input("Max sequence length", 8, 512, 32)
-        eval_every = b.number_input("Eval every (steps)", 1, 1_000_000, 20)
-        seed = c.number_input("Seed", 0, 2**31 - 1, 42)
+        max_seq_length = a.number_input("Max sequence length", 8, 512, 32, help=HELP["max_seq_length"])
+        eval_every = b.number_input("Eval every (steps)", 1, 1_000_000, 20, help=HELP["eval_every"])
+        seed = c.number_input("Seed", 0, 2**31 - 1, 42, help=HELP["seed"])
+    with st.expander("More settings"):
+        more = config_inputs(ON_FORM)
 
     cfg = {"loss": loss, "model": None if model == DEFAULT_MODEL else (model or "").strip() or None,
            "pooler": pooler, "train_file": (corpus or "").strip() or None, "dev_file": dev_file.strip() or None,
            "max_steps": int(max_steps), "batch_size": int(batch_size), "lr": float(lr),
-           "max_seq_length": int(max_seq_length), "eval_every": int(eval_every), "seed": int(seed), **hparams}
+           "max_seq_length": int(max_seq_length), "eval_every": int(eval_every), "seed": int(seed), **hparams, **more}
     st.markdown("Equivalent command line (one process):")
     st.code(jobs.cli_command(cfg), language="bash", wrap_lines=True)
     a, b, c = st.columns([1, 1, 2])
@@ -81,7 +79,7 @@ with st.expander("New run", expanded=not runs.list_runs(root)):
     endpoint = c.text_input("Rendezvous endpoint (multi-node)", "HOST:29500", disabled=nnodes == 1)
     st.markdown(f"With torchrun on {int(nproc) * int(nnodes)} GPU(s) (global batch "
                 f"{int(nproc) * int(nnodes) * int(batch_size)}; run it on every node):")
-    st.code(jobs.torchrun_command(cfg, int(nproc), int(nnodes), endpoint), language="bash", wrap_lines=True)
+    st.code(jobs.torchrun_shell_command(cfg, int(nproc), int(nnodes), endpoint), language="bash", wrap_lines=True)
 
     if st.button("Start training", type="primary"):
         try:
@@ -100,38 +98,39 @@ with st.expander("New run", expanded=not runs.list_runs(root)):
             st.success(f"Started {run_dir.name} in its own process; it keeps running if you close this tab.")
 
 # ------------------------------------------------------------------ watch a run
-all_runs = {r.name: r for r in runs.list_runs(root)}
+all_runs = {r.name: r for r in rundir.list_runs(root)}
 if not all_runs:
     st.info("No runs yet.")
     st.stop()
 names = list(all_runs)
 wanted = st.query_params.get("run")
-live = [n for n, r in all_runs.items() if r.state == runs.LIVE]
+live = [n for n, r in all_runs.items() if r.state == rundir.LIVE]
 default = wanted if wanted in all_runs else (live[0] if live else names[0])
 selected = st.selectbox("Run", names, index=names.index(default),
                         format_func=lambda n: f"{n}  —  {state_badge(all_runs[n].state)}")
 st.query_params["run"] = selected
 run_dir = all_runs[selected].path
+run = RunDir(run_dir)
 
 
 def render_run(polling: bool = False) -> None:
-    status = jobs.run_status(run_dir)
+    status = jobs.status_with_log_error(run_dir)
     state, step, total = status.get("state", "unknown"), int(status.get("step") or 0), status.get("max_steps")
-    if polling and state != runs.LIVE:
+    if polling and state != rundir.LIVE:
         st.rerun()  # the run ended: redraw the page once, without polling
     records = run_records(run_dir)
     bar, stop_col = st.columns([5, 1])
-    eta = jobs.eta_seconds(records, step, total) if state == runs.LIVE else None
+    eta = jobs.eta_seconds(records, step, total) if state == rundir.LIVE else None
     eta_text = f" · about {jobs.format_duration(eta)} left" if eta is not None else ""
     bar.progress(min(1.0, step / total) if total else 0.0,
                  text=f"{state_badge(state)} · step {step}/{total or '?'}{eta_text}")
-    if state == runs.LIVE:
-        if runs.stop_requested(run_dir):
+    if state == rundir.LIVE:
+        if run.stop_requested():
             stop_col.caption("Stopping after the current step…")
         elif stop_col.button("Stop run", key=f"stop-{selected}"):
             jobs.stop_async(run_dir)
             stop_col.caption("Stopping after the current step…")
-    if state in ("failed", "killed"):
+    if state in (rundir.FAILED, rundir.KILLED):
         st.error(f"Run {state}: {status.get('error') or 'no error text recorded'}")
     if status.get("best") is not None:
         st.caption(f"Best STS dev Spearman {status['best']:.2f} at step {status.get('best_step')}.")
@@ -143,16 +142,16 @@ def render_run(polling: bool = False) -> None:
         st.info("Waiting for the first metrics (loading the model and the corpus)…")
 
 
-if jobs.run_status(run_dir).get("state") == runs.LIVE:
+if jobs.status_with_log_error(run_dir).get("state") == rundir.LIVE:
     st.fragment(run_every=POLL_SECONDS)(render_run)(polling=True)
 else:
     render_run()
 
 with st.expander("Configuration and log"):
-    launched = runs.read_json(run_dir / "launch.json", {}) or {}
+    launched = rundir.read_json(run.launch_file, {}) or {}
     if launched.get("command"):
         st.code(launched["command"], language="bash", wrap_lines=True)
-    st.json(runs.read_json(run_dir / "config.json", {}), expanded=False)
-    log = run_dir / "train.log"
+    st.json(run.read_config(), expanded=False)
+    log = run.log_file
     if log.exists():
         st.code(log.read_text(errors="replace")[-4000:] or "(empty)")

@@ -1,20 +1,21 @@
 """Launch, describe, watch and stop training runs as separate processes (never threads of the UI).
 
-A run is owned by its directory, not by whoever started it: the trainer writes ``status.json``
-and ``metrics.jsonl`` there and runs in its own session, so closing or reloading the browser,
-or restarting the app, never kills or orphans it. Anyone can find it again with
-``runs.list_runs`` and stop it with :func:`stop`.
+A run is owned by its directory, not by whoever started it: the trainer writes its status and
+metrics there and runs in its own session, so closing or reloading the browser, or restarting the
+app, never kills or orphans it. Anyone can find it again with ``rundir.list_runs`` and stop it
+with :func:`stop`.
 
     proc = launch({"loss": "mpt", "max_steps": 200}, "checkpoints/my-run")
-    cli_command(cfg)            # python -m srl_explorer train --loss mpt --max-steps 200
-    torchrun_command(cfg, 4)    # torchrun --nproc_per_node=4 -m srl_explorer train ...
-    stop("checkpoints/my-run")  # STOP file, then SIGTERM if it is still alive after a grace period
+    cli_command(cfg)                     # python -m srl_explorer train --loss mpt --max-steps 200
+    torchrun_shell_command(cfg, 4)       # torchrun --nproc_per_node=4 -m srl_explorer train ...
+    stop("checkpoints/my-run")           # STOP file, then SIGTERM if it is still alive after a grace period
 """
 from __future__ import annotations
 
 import os
 import shlex
 import signal
+import site
 import socket
 import subprocess
 import sys
@@ -23,48 +24,38 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import runs
+from . import config, rundir
 from .data import DataError, looks_like_path, parse_lines
+from .rundir import RunDir
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FLAG_ORDER = ("loss", "model", "pooler", "train_file", "dev_file", "max_train_sentences", "max_steps", "batch_size",
-              "lr", "max_seq_length", "eval_every", "seed", "temp", "margin", "lam", "alpha", "t", "dropout",
-              "output_dir")
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the folder holding srl_explorer/
 STOP_GRACE_S = 30.0
 
 
 # --------------------------------------------------------------------------- commands
-def train_args(cfg: dict[str, Any]) -> list[str]:
-    """``python -m srl_explorer train`` arguments for a config dict (``None``/empty values are left out)."""
-    args: list[str] = []
-    for key in FLAG_ORDER:
-        value = cfg.get(key)
-        if value is None or value == "":
-            continue
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    if cfg.get("mlp_only_train"):
-        args.append("--mlp-only-train")
-    return args
+def train_args(cfg: dict[str, Any], cls: type[config.TrainConfig] | None = None) -> list[str]:
+    """``python -m srl_explorer train`` arguments for a config dict (``None``/empty values are left out);
+    generated from the config's fields, so every field has its flag."""
+    return config.to_args(cfg, cls)
 
 
-def cli_command(cfg: dict[str, Any]) -> str:
+def cli_command(cfg: dict[str, Any], cls: type[config.TrainConfig] | None = None) -> str:
     """The shell command that trains ``cfg`` in one process."""
-    return shlex.join(["python", "-m", "srl_explorer", "train", *train_args(cfg)])
+    return shlex.join(["python", "-m", "srl_explorer", "train", *train_args(cfg, cls)])
 
 
-def torchrun_command(cfg: dict[str, Any], nproc_per_node: int = 2, nnodes: int = 1,
-                     rdzv_endpoint: str | None = None) -> str:
-    """The matching multi-GPU (and multi-node) command; ``batch_size`` stays per process,
-    so the global batch is nproc_per_node x nnodes x batch_size."""
-    from .distributed import torchrun_command as build
-    return shlex.join(build(train_args(cfg), nproc_per_node, nnodes, rdzv_endpoint))
+def torchrun_shell_command(cfg: dict[str, Any], nproc_per_node: int = 2, nnodes: int = 1,
+                           rdzv_endpoint: str | None = None) -> str:
+    """The matching multi-GPU (and multi-node) shell command for a config dict; ``batch_size`` stays
+    per process, so the global batch is nproc_per_node x nnodes x batch_size."""
+    from .distributed import torchrun_command
+    return shlex.join(torchrun_command(train_args(cfg), nproc_per_node, nnodes, rdzv_endpoint))
 
 
 # --------------------------------------------------------------------------- checks
 def preflight(cfg: dict[str, Any]) -> None:
     """Fail fast, with one line, on what the trainer would reject: bad numbers, missing local files."""
-    from .train import TrainConfig
-    TrainConfig.from_dict({k: v for k, v in cfg.items() if v is not None}).validate()
+    config.TrainConfig.from_dict({k: v for k, v in cfg.items() if v is not None}).validate()
     model = cfg.get("model")
     if model and looks_like_path(str(model)) and not Path(str(model)).expanduser().is_dir():
         raise DataError(f"{model}: no such model directory")
@@ -85,25 +76,34 @@ def corpus_from_upload(raw: bytes, name: str, batch_size: int) -> list[str]:
 
 # --------------------------------------------------------------------------- launching
 def launch(cfg: dict[str, Any], run_dir: str | os.PathLike) -> subprocess.Popen:
-    """Start the trainer in its own session with ``cfg`` into ``run_dir``; stdout and stderr go to
-    ``<run_dir>/train.log``. The run is listed (state running) as soon as this returns."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg = {**cfg, "output_dir": str(run_dir)}
+    """Start the trainer in its own session with ``cfg`` into ``run_dir``; stdout and stderr go to the
+    run's log. It runs in this process's working directory, so relative paths (and ``./checkpoints``)
+    mean the same for the app and the command line. The run is listed (state running) as soon as this
+    returns."""
+    run = RunDir(Path(run_dir).resolve())
+    run.path.mkdir(parents=True, exist_ok=True)
+    cfg = {**cfg, "output_dir": str(run.path)}
     command = [sys.executable, "-m", "srl_explorer", "train", *train_args(cfg)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-    runs.atomic_write_json(run_dir / "config.json", cfg)  # the trainer rewrites it in full
-    with open(run_dir / "train.log", "ab") as log:
-        proc = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    runs.atomic_write_json(run_dir / "launch.json", {"pid": proc.pid, "started": time.time(),
-                                                     "command": cli_command(cfg)})
-    if not (run_dir / "status.json").exists():  # the trainer needs seconds to import torch first
-        runs.atomic_write_json(run_dir / "status.json", {
-            "state": "running", "pid": proc.pid, "host": socket.gethostname(), "started": time.time(),
-            "step": 0, "max_steps": cfg.get("max_steps"), "loss_name": cfg.get("loss")})
+    run.write_config(cfg)  # the trainer rewrites it in full
+    with open(run.log_file, "ab") as log:
+        proc = subprocess.Popen(command, cwd=Path.cwd(), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=_child_env(), start_new_session=True)
+    rundir.atomic_write_json(run.launch_file, {"pid": proc.pid, "started": time.time(),
+                                               "command": cli_command(cfg)})
+    if not run.status_file.exists():  # the trainer needs seconds to import torch first
+        run.write_status(state=rundir.RUNNING, pid=proc.pid, host=socket.gethostname(), started=time.time(),
+                         step=0, max_steps=cfg.get("max_steps"), loss_name=cfg.get("loss"))
     return proc
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, unbuffered. The package's folder joins PYTHONPATH only when the child could not
+    import ``srl_explorer`` otherwise: not installed (site-packages) and not in the working directory."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    site_dirs = {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    if PACKAGE_PARENT not in site_dirs and Path.cwd().resolve() != PACKAGE_PARENT:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))
+    return env
 
 
 def start_run(cfg: dict[str, Any], root: str | os.PathLike, upload: tuple[bytes, str] | None = None,
@@ -115,15 +115,16 @@ def start_run(cfg: dict[str, Any], root: str | os.PathLike, upload: tuple[bytes,
     preflight(cfg)
     root = Path(root)
     while True:  # two sessions may start a run in the same second
-        run_dir = runs.run_dir_for(runs.new_run_name(cfg.get("loss", "run"), root), root)
+        run_dir = rundir.run_dir_for(rundir.new_run_name(cfg.get("loss", "run"), root), root)
         try:
             run_dir.mkdir(parents=True)
             break
         except FileExistsError:
             continue
     if lines is not None:
-        (run_dir / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        cfg["train_file"] = str(run_dir / "corpus.txt")
+        corpus = RunDir(run_dir).corpus_file
+        corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        cfg["train_file"] = str(corpus)
     (registry.launch if registry is not None else launch)(cfg, run_dir)
     return run_dir
 
@@ -153,9 +154,9 @@ class JobRegistry:
 
 # --------------------------------------------------------------------------- watching
 def last_log_line(run_dir: str | os.PathLike) -> str:
-    """The last non-empty line of ``train.log`` ("" when there is none)."""
+    """The last non-empty line of the run's log ("" when there is none)."""
     try:
-        with open(Path(run_dir, "train.log"), "rb") as f:
+        with open(RunDir(run_dir).log_file, "rb") as f:
             f.seek(max(0, os.fstat(f.fileno()).st_size - 8192))
             tail = f.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
@@ -164,14 +165,14 @@ def last_log_line(run_dir: str | os.PathLike) -> str:
     return lines[-1] if lines else ""
 
 
-def run_status(run_dir: str | os.PathLike) -> dict:
-    """``runs.read_status`` plus the reason from ``train.log`` when the process died before the
+def status_with_log_error(run_dir: str | os.PathLike) -> dict:
+    """:meth:`RunDir.status` plus the reason from the run's log when the process died before the
     trainer could record one (e.g. a bad command-line argument)."""
-    status = runs.read_status(run_dir)
-    if status.get("state") in ("killed", "unknown"):
+    status = RunDir(run_dir).status()
+    if status.get("state") in (rundir.KILLED, rundir.UNKNOWN):
         line = last_log_line(run_dir)
         if line.startswith("error:"):
-            status = {**status, "state": "failed", "error": line.removeprefix("error:").strip()}
+            status = {**status, "state": rundir.FAILED, "error": line.removeprefix("error:").strip()}
     return status
 
 
@@ -213,12 +214,12 @@ def _terminate_after(run_dir: Path, pid: int, host: str | None, grace: float) ->
     """Wait up to ``grace`` s for the run to end by itself, then SIGTERM it. True if it was signalled."""
     deadline = time.time() + grace
     while time.time() < deadline:
-        if not runs.pid_alive(pid, host) or runs.read_status(run_dir).get("state") != runs.LIVE:
+        if not rundir.pid_alive(pid, host) or rundir.read_status(run_dir).get("state") != rundir.LIVE:
             return False
         time.sleep(0.2)
     if host and host != socket.gethostname():
         return False  # cannot signal another machine; the STOP file is all we can do
-    if runs.pid_alive(pid):
+    if rundir.pid_alive(pid):
         _signal(pid, signal.SIGTERM)
         return True
     return False
@@ -226,9 +227,9 @@ def _terminate_after(run_dir: Path, pid: int, host: str | None, grace: float) ->
 
 def _request(run_dir: Path) -> tuple[int, str | None] | None:
     """Write the STOP file; (pid, host) of the process to watch, or None when it is not running."""
-    runs.request_stop(run_dir)
-    status = runs.read_status(run_dir)
-    if status.get("state") != runs.LIVE or not status.get("pid"):
+    rundir.request_stop(run_dir)
+    status = rundir.read_status(run_dir)
+    if status.get("state") != rundir.LIVE or not status.get("pid"):
         return None
     return status["pid"], status.get("host")
 

@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 
 from srl_explorer.losses import LOSSES
-from srl_explorer.train import train
+from srl_explorer.training import train
 
 from .test_distributed import B, cfg_for
 

@@ -20,10 +20,11 @@ import torch
 from safetensors.torch import load_file
 
 from srl_explorer import distributed as D
-from srl_explorer import runs
+from srl_explorer import rundir
+from srl_explorer.config import TrainConfig
 from srl_explorer.distributed import torchrun_command
 from srl_explorer.losses import LOSSES
-from srl_explorer.train import TrainConfig, pick_autocast_dtype, pick_device, train
+from srl_explorer.training import pick_autocast_dtype, pick_device, train
 
 ROOT = Path(__file__).resolve().parents[1]
 B = 4  # per process; the single-process reference uses 2B
@@ -75,7 +76,7 @@ def check_ddp_equals_single(tiny_model: str, tmp_path: Path, device: str) -> dic
     for loss in LOSSES:
         single = train(cfg_for(loss, tiny_model, tmp_path / f"one-{loss}", 2 * B, device))
         ddp = tmp_path / f"ddp-{loss}"
-        r1, r2 = runs.read_metrics(single / "metrics.jsonl")[0], runs.read_metrics(ddp / "metrics.jsonl")[0]
+        r1, r2 = rundir.read_metrics(single / "metrics.jsonl")[0], rundir.read_metrics(ddp / "metrics.jsonl")[0]
         assert [r["step"] for r in r2] == [0, 1]  # one file, each step written once, by rank 0
         assert r2[1].keys() == r1[1].keys(), loss
         for key in STEP_KEYS:
@@ -91,7 +92,7 @@ def check_ddp_equals_single(tiny_model: str, tmp_path: Path, device: str) -> dic
         param_diff = max_abs_diff(p1, load_file(str(ddp / "final" / "model.safetensors")))
         assert param_diff <= 1e-5, (loss, param_diff)
         assert max((p1[k] - init[k]).abs().max().item() for k in p1) > 1e-5, loss  # the step moved the weights
-        status = runs.read_status(ddp)
+        status = rundir.read_status(ddp)
         assert status["state"] == "finished" and status["world_size"] == 2, status
         worst[loss] = (param_diff, grad_diff)
     print("\nmax |Δparam|, max |Δgrad|/max|grad| per loss:",
@@ -176,7 +177,7 @@ def _torchrun(args: list[str], **kw) -> subprocess.Popen:
 
 def _wait_for_a_training_step(run: Path, proc: subprocess.Popen) -> None:
     deadline = time.time() + 180
-    while not runs.read_metrics(run / "metrics.jsonl")[0][1:]:
+    while not rundir.read_metrics(run / "metrics.jsonl")[0][1:]:
         assert proc.poll() is None, proc.communicate()[0].decode(errors="replace")[-3000:]
         assert time.time() < deadline, "no training step within 180 s"
         time.sleep(0.2)
@@ -194,12 +195,12 @@ def test_torchrun_cli_with_packaged_minilm(tmp_path):
     log = proc.communicate(timeout=600)[0].decode(errors="replace")
     assert proc.returncode == 0, log[-3000:]
     assert [p.relative_to(tmp_path) for p in tmp_path.glob("**/metrics.jsonl")] == [Path("run/metrics.jsonl")]
-    records = runs.read_metrics(out / "metrics.jsonl")[0]
+    records = rundir.read_metrics(out / "metrics.jsonl")[0]
     assert [r["step"] for r in records] == [0, 1, 2, 3]  # no step logged twice
     assert "stsb_dev_spearman" in records[0] and "stsb_dev_spearman" in records[3]
-    status = runs.read_json(out / "status.json")
+    status = rundir.read_json(out / "status.json")
     assert status["state"] == "finished" and status["error"] is None and status["world_size"] == 2, status
-    config = runs.read_json(out / "config.json")
+    config = rundir.read_json(out / "config.json")
     assert config["world_size"] == 2 and config["batch_size"] == 8 and config["model"].startswith("packaged:")
     assert status["n_train_sentences"] // status["steps_per_epoch"] == 16  # global batch = 2 × 8
     AutoModel.from_pretrained(out / "final")
@@ -212,12 +213,12 @@ def test_stop_request_ends_every_rank_cleanly(tiny_model, tmp_path):
     proc = _torchrun(["--model", tiny_model, "--max-steps", "100000", "--batch-size", "4", "--eval-every", "1000",
                       "--device", "cpu", "--output-dir", str(out)])
     _wait_for_a_training_step(out, proc)
-    runs.request_stop(out)  # seen by rank 0, all-reduced to rank 1 at the next step
+    rundir.request_stop(out)  # seen by rank 0, all-reduced to rank 1 at the next step
     log = proc.communicate(timeout=120)[0].decode(errors="replace")
     assert proc.returncode == 0, log[-3000:]  # torchrun exits 0 only if both ranks did
-    status = runs.read_json(out / "status.json")
+    status = rundir.read_json(out / "status.json")
     assert status["state"] == "cancelled" and status["error"] is None, status
-    steps = [r["step"] for r in runs.read_metrics(out / "metrics.jsonl")[0]]
+    steps = [r["step"] for r in rundir.read_metrics(out / "metrics.jsonl")[0]]
     assert steps == list(range(status["step"] + 1))
     assert (out / "last" / "trainer_state.pt").exists() and (out / "final" / "model.safetensors").exists()
 
@@ -238,7 +239,7 @@ def test_a_failing_rank_ends_every_rank_and_the_run_is_marked(tiny_model, tmp_pa
     proc.communicate(timeout=180)
     assert proc.returncode != 0
     assert not psutil.pid_exists(rank0[0]) or psutil.Process(rank0[0]).status() == psutil.STATUS_ZOMBIE
-    status = runs.read_json(out / "status.json")  # as rank 0 wrote it, not read_status's "killed" guess
+    status = rundir.read_json(out / "status.json")  # as rank 0 wrote it, not read_status's "killed" guess
     assert status["state"] in ("failed", "cancelled") and status["error"], status
 
 
@@ -302,9 +303,9 @@ def test_cuda_autocast_and_tf32(tiny_model, tmp_path):
     for precision, tf32 in (("bf16", True), ("fp16", True), ("fp32", False)):
         run = train(TrainConfig(model=tiny_model, device="cuda", precision=precision, tf32=tf32, max_steps=3,
                                 batch_size=8, max_train_sentences=64, eval_every=2, output_dir=str(tmp_path / precision)))
-        assert runs.read_status(run)["state"] == "finished"
+        assert rundir.read_status(run)["state"] == "finished"
         assert torch.backends.cuda.matmul.allow_tf32 is tf32
-        records = runs.read_metrics(run / "metrics.jsonl")[0]
+        records = rundir.read_metrics(run / "metrics.jsonl")[0]
         assert all(torch.isfinite(torch.tensor(r["loss"])) for r in records[1:])
         from srl_explorer.encoder import Encoder
         Encoder.from_pretrained(run / "final")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from srl_explorer import jobs, runs
+from srl_explorer import jobs, rundir
 from srl_explorer.cli import build_parser
 from srl_explorer.data import DataError
 
@@ -26,7 +26,7 @@ def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
 
 
 def ended(run_dir: Path) -> bool:
-    return runs.read_status(run_dir).get("state") not in (runs.LIVE, "unknown")
+    return rundir.read_status(run_dir).get("state") not in (rundir.LIVE, "unknown")
 
 
 CFG = {"loss": "mat", "model": "/models/tiny bert", "pooler": "avg_top2", "train_file": "corpus.txt", "max_steps": 7,
@@ -39,10 +39,10 @@ def test_cli_and_torchrun_commands_parse_back_to_the_config():
     args = build_parser().parse_args(cmd[3:])
     for key, value in CFG.items():
         assert getattr(args, key) == value, key
-    tr = shlex.split(jobs.torchrun_command(CFG, 4))
+    tr = shlex.split(jobs.torchrun_shell_command(CFG, 4))
     assert tr[:4] == ["torchrun", "--nproc_per_node=4", "-m", "srl_explorer"]
     assert tr[4:] == cmd[3:]  # the same training arguments
-    multi = jobs.torchrun_command(CFG, 8, nnodes=2, rdzv_endpoint="10.0.0.1:29500")
+    multi = jobs.torchrun_shell_command(CFG, 8, nnodes=2, rdzv_endpoint="10.0.0.1:29500")
     assert "--nnodes=2" in multi and "--rdzv-endpoint=10.0.0.1:29500" in multi
 
 
@@ -89,15 +89,15 @@ def test_start_run_with_an_uploaded_corpus_runs_to_the_end(tiny_model, tmp_path)
     run_dir = jobs.start_run({"loss": "infonce", "model": tiny_model, "max_steps": 3, "batch_size": 8,
                               "eval_every": 2}, tmp_path, (corpus, "mine.txt"), registry)
     assert run_dir.parent == tmp_path.resolve()
-    assert [r.name for r in runs.list_runs(tmp_path)] == [run_dir.name]  # listed before the trainer starts
+    assert [r.name for r in rundir.list_runs(tmp_path)] == [run_dir.name]  # listed before the trainer starts
     assert (run_dir / "corpus.txt").read_text().count("\n") == 40
     wait_for(lambda: ended(run_dir), what="the run to finish")
-    status = runs.read_status(run_dir)
-    assert status["state"] == "finished" and status["step"] == 3, runs.read_json(run_dir / "status.json")
-    assert runs.read_json(run_dir / "config.json")["train_file"] == str(run_dir / "corpus.txt")
-    records, _ = runs.read_metrics(run_dir / "metrics.jsonl")
+    status = rundir.read_status(run_dir)
+    assert status["state"] == "finished" and status["step"] == 3, rundir.read_json(run_dir / "status.json")
+    assert rundir.read_json(run_dir / "config.json")["train_file"] == str(run_dir / "corpus.txt")
+    records, _ = rundir.read_metrics(run_dir / "metrics.jsonl")
     assert [r["step"] for r in records] == [0, 1, 2, 3]
-    assert "--train-file" in runs.read_json(run_dir / "launch.json")["command"]
+    assert "--train-file" in rundir.read_json(run_dir / "launch.json")["command"]
     wait_for(lambda: registry.reap() == 0, 30, "the child to be reaped")
 
 
@@ -105,12 +105,12 @@ def test_stop_by_stop_file_and_by_sigterm(tiny_model, tmp_path):
     cfg = {"loss": "mpt", "model": tiny_model, "max_steps": 100_000, "batch_size": 8, "eval_every": 100_000}
     polite, stubborn = (jobs.start_run(cfg, tmp_path / name) for name in ("a", "b"))
     for run_dir in (polite, stubborn):  # both running, past the model load (signal handlers installed)
-        wait_for(lambda d=run_dir: runs.read_status(d).get("step", 0) >= 1, what="training steps")
+        wait_for(lambda d=run_dir: rundir.read_status(d).get("step", 0) >= 1, what="training steps")
     assert jobs.stop(polite, grace=120) is False  # the STOP file was enough
-    assert runs.read_status(polite)["state"] == "cancelled"
+    assert rundir.read_status(polite)["state"] == "cancelled"
     assert jobs.stop(stubborn, grace=0) is True  # no grace: SIGTERM at once, still a clean cancel
     wait_for(lambda: ended(stubborn), what="the SIGTERMed run to end")
-    status = runs.read_status(stubborn)
+    status = rundir.read_status(stubborn)
     assert status["state"] == "cancelled" and "SIGTERM" in status["error"]
     assert (polite / "last" / "trainer_state.pt").exists()  # a stopped run can be resumed
 
@@ -118,12 +118,12 @@ def test_stop_by_stop_file_and_by_sigterm(tiny_model, tmp_path):
 def test_sigterm_fallback_when_the_process_ignores_the_stop_file(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
     try:
-        runs.atomic_write_json(tmp_path / "status.json", {"state": "running", "pid": proc.pid})
+        rundir.atomic_write_json(tmp_path / "status.json", {"state": "running", "pid": proc.pid})
         thread = jobs.stop_async(tmp_path, grace=0.5)
-        assert (tmp_path / runs.STOP_FILE).exists()
+        assert (tmp_path / rundir.STOP_FILE).exists()
         thread.join(30)
         assert proc.wait(30) == -signal.SIGTERM
-        assert runs.read_status(tmp_path)["state"] == "killed"  # it never updated its status
+        assert rundir.read_status(tmp_path)["state"] == "killed"  # it never updated its status
     finally:
         proc.kill()
 
@@ -131,6 +131,6 @@ def test_sigterm_fallback_when_the_process_ignores_the_stop_file(tmp_path):
 def test_a_command_line_error_is_reported_as_failed(tmp_path):
     proc = jobs.launch({"loss": "infonce", "max_steps": "many"}, tmp_path / "bad")
     assert proc.wait(120) == 2
-    status = jobs.run_status(tmp_path / "bad")
+    status = jobs.status_with_log_error(tmp_path / "bad")
     assert status["state"] == "failed"
     assert "--max-steps: invalid int value: 'many'" in status["error"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from srl_explorer import runs
+from srl_explorer import rundir
 from srl_explorer.encoder import Encoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,11 +47,11 @@ def check_consistent(run_dir: Path) -> list[dict]:
     raw = (run_dir / "metrics.jsonl").read_bytes() if (run_dir / "metrics.jsonl").exists() else b""
     complete = raw[: raw.rfind(b"\n") + 1]
     parsed = [json.loads(line) for line in complete.splitlines()]
-    records, offset = runs.read_metrics(run_dir / "metrics.jsonl")
+    records, offset = rundir.read_metrics(run_dir / "metrics.jsonl")
     assert records == parsed and offset == len(complete)
     steps = [r["step"] for r in records]
     assert steps == sorted(set(steps)), "steps must be unique and increasing"
-    for name, path in runs.checkpoints_of(run_dir).items():
+    for name, path in rundir.checkpoints_of(run_dir).items():
         assert {"config.json", "model.safetensors", "srl_pooling.json"} <= {p.name for p in path.iterdir()}, name
         Encoder.from_pretrained(path)
     return records
@@ -76,11 +76,11 @@ def test_sigkill_at_random_moments_then_resume(tiny_model, corpus, tmp_path):
         if not (run_dir / "status.json").exists():
             continue  # killed before the run directory existed: nothing to lose
         records = check_consistent(run_dir)
-        status = runs.read_status(run_dir)
+        status = rundir.read_status(run_dir)
         assert status["state"] == "killed", status  # the pid is checked; the stale "running" is not trusted
         assert "killed" in status["error"]
         survived += 1
-        last = runs.recover_dir(run_dir / "last")
+        last = rundir.recover_dir(run_dir / "last")
         if last is not None and resumed < 3:
             from_step = int(torch.load(last / "trainer_state.pt", weights_only=True)["step"])
             target = from_step + 2
@@ -89,7 +89,7 @@ def test_sigkill_at_random_moments_then_resume(tiny_model, corpus, tmp_path):
                                   env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
             assert done.returncode == 0, done.stderr[-2000:]
             after = check_consistent(run_dir)
-            assert runs.read_status(run_dir)["state"] == "finished"
+            assert rundir.read_status(run_dir)["state"] == "finished"
             assert after[-1]["step"] == target
             assert [r["step"] for r in after if r["step"] <= from_step] == \
                    [r["step"] for r in records if r["step"] <= from_step]  # logged history kept
@@ -102,13 +102,13 @@ def test_two_concurrent_runs_and_stopping_one(tiny_model, corpus, tmp_path):
     a = start(tiny_model, corpus, tmp_path / "a", "--max-steps", "100000")
     b = start(tiny_model, corpus, tmp_path / "b", "--max-steps", "12", "--seed", "7")
     deadline = time.time() + 120
-    while not runs.read_metrics(tmp_path / "a" / "metrics.jsonl")[0] and time.time() < deadline:
+    while not rundir.read_metrics(tmp_path / "a" / "metrics.jsonl")[0] and time.time() < deadline:
         time.sleep(0.2)
-    runs.request_stop(tmp_path / "a")
+    rundir.request_stop(tmp_path / "a")
     assert a.wait(timeout=120) == 0, a.stderr.read().decode()[-2000:]
     assert b.wait(timeout=300) == 0, b.stderr.read().decode()[-2000:]
-    assert runs.read_status(tmp_path / "a")["state"] == "cancelled"
-    assert runs.read_status(tmp_path / "b")["state"] == "finished"
+    assert rundir.read_status(tmp_path / "a")["state"] == "cancelled"
+    assert rundir.read_status(tmp_path / "b")["state"] == "finished"
     ra, rb = check_consistent(tmp_path / "a"), check_consistent(tmp_path / "b")
     assert rb[-1]["step"] == 12 and ra[-1]["step"] < 100000
     assert json.loads((tmp_path / "b" / "config.json").read_text())["seed"] == 7
@@ -117,37 +117,37 @@ def test_two_concurrent_runs_and_stopping_one(tiny_model, corpus, tmp_path):
 def test_torn_last_line_is_tolerated_and_repaired(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_bytes(b'{"step": 1, "loss": 0.5}\n{"step": 2, "lo')
-    records, offset = runs.read_metrics(path)
+    records, offset = rundir.read_metrics(path)
     assert records == [{"step": 1, "loss": 0.5}] and offset == 25
-    writer = runs.MetricsWriter(path)  # appending repairs the torn tail first
+    writer = rundir.MetricsWriter(path)  # appending repairs the torn tail first
     writer.write({"step": 2, "loss": 0.4})
     writer.close()
-    assert runs.read_metrics(path)[0] == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}]
+    assert rundir.read_metrics(path)[0] == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}]
 
 
 def test_atomic_checkpoint_survives_a_crash_mid_write(tmp_path):
-    runs.atomic_save_dir(tmp_path / "best", lambda d: (d / "config.json").write_text("{}"))
+    rundir.atomic_save_dir(tmp_path / "best", lambda d: (d / "config.json").write_text("{}"))
 
     def crash(d: Path) -> None:
         (d / "config.json").write_text("{half")
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        runs.atomic_save_dir(tmp_path / "best", crash)
+        rundir.atomic_save_dir(tmp_path / "best", crash)
     assert (tmp_path / "best" / "config.json").read_text() == "{}"
     assert [p.name for p in tmp_path.iterdir()] == ["best"]
 
 
 def test_run_names_cannot_escape_the_checkpoint_root(tmp_path):
-    assert runs.run_dir_for("../../etc/passwd", tmp_path).parent == tmp_path.resolve()
-    assert runs.sanitize_name("my run/../x") == "my-run-..-x"
+    assert rundir.run_dir_for("../../etc/passwd", tmp_path).parent == tmp_path.resolve()
+    assert rundir.sanitize_name("my run/../x") == "my-run-..-x"
     with pytest.raises(ValueError):
-        runs.sanitize_name("../..")
+        rundir.sanitize_name("../..")
 
 
 def test_stale_running_status_is_reported_as_killed(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
-    runs.atomic_write_json(tmp_path / "status.json", {"state": "running", "pid": proc.pid, "step": 3})
-    status = runs.read_status(tmp_path)
+    rundir.atomic_write_json(tmp_path / "status.json", {"state": "running", "pid": proc.pid, "step": 3})
+    status = rundir.read_status(tmp_path)
     assert status["state"] == "killed" and str(proc.pid) in status["error"]

@@ -11,12 +11,13 @@ from safetensors.torch import load_file
 from scipy.stats import spearmanr
 from transformers import AutoModel
 
-from srl_explorer import runs
+from srl_explorer import rundir
 from srl_explorer.cli import main
+from srl_explorer.config import TrainConfig
 from srl_explorer.losses import LOSSES
-from srl_explorer.train import TrainConfig, TrainingError, batch_indices, linear_schedule, train
+from srl_explorer.training import TrainingError, batch_indices, linear_schedule, train
 
-from .conftest import needs_stsb
+from .conftest import ROOT, needs_stsb
 
 STEP_FIELDS = {"step", "elapsed_s", "lr", "loss", "loss_align", "loss_uniform", "grad_norm", "grad_norm_z",
                "grad_norm_align", "grad_norm_uniform", "align", "uniform"}
@@ -30,7 +31,7 @@ def tiny_cfg(tiny_model, out, **kw) -> TrainConfig:
 
 
 def records(run_dir) -> list[dict]:
-    return runs.read_metrics(run_dir / "metrics.jsonl")[0]
+    return rundir.read_metrics(run_dir / "metrics.jsonl")[0]
 
 
 @pytest.mark.parametrize("loss", list(LOSSES))
@@ -47,7 +48,7 @@ def test_every_loss_trains_and_writes_every_field(tiny_model, tmp_path, loss):
         if loss in ("dcl_hinge", "mpt", "met", "mat"):
             assert 0 <= r["active_frac"] <= 1
     assert EVAL_FIELDS <= set(recs[2]) and EVAL_FIELDS <= set(recs[3])  # eval_every=2 and the end
-    status = runs.read_status(run)
+    status = rundir.read_status(run)
     assert status["state"] == "finished" and status["step"] == 3
     assert status["best"] == pytest.approx(max(r["stsb_dev_spearman"] for r in recs if "stsb_dev_spearman" in r))
     for ckpt in ("best", "final", "last"):
@@ -75,10 +76,10 @@ def test_schedule_and_batches_are_pure_functions_of_the_step():
 def test_resume_continues_exactly(tiny_model, tmp_path):
     full = train(tiny_cfg(tiny_model, tmp_path / "full", max_steps=6, save_every=3, eval_every=3))
     paused = train(tiny_cfg(tiny_model, tmp_path / "paused", max_steps=6, save_every=3, eval_every=3, stop_after=4))
-    assert runs.read_status(paused)["state"] == "cancelled"
-    assert runs.read_status(paused)["step"] == 4
+    assert rundir.read_status(paused)["state"] == "cancelled"
+    assert rundir.read_status(paused)["step"] == 4
     assert main(["train", "--resume", str(paused)]) == 0
-    assert runs.read_status(paused)["state"] == "finished"
+    assert rundir.read_status(paused)["state"] == "finished"
     steps = [r["step"] for r in records(paused)]
     assert steps == [0, 1, 2, 3, 4, 5, 6]  # the step count carries on, no duplicates
     a, b = load_file(str(full / "final" / "model.safetensors")), load_file(str(paused / "final" / "model.safetensors"))
@@ -97,9 +98,9 @@ def test_nan_loss_fails_the_run_without_a_nan_checkpoint(tiny_model, tmp_path):
     enc.save(tmp_path / "nan-model")
     with pytest.raises(TrainingError, match="non-finite loss or gradient at step 1: loss=nan"):
         train(tiny_cfg(str(tmp_path / "nan-model"), tmp_path / "run"))
-    status = runs.read_status(tmp_path / "run")
+    status = rundir.read_status(tmp_path / "run")
     assert status["state"] == "failed" and "step 1" in status["error"] and "loss=nan" in status["error"]
-    assert runs.checkpoints_of(tmp_path / "run") == {}
+    assert rundir.checkpoints_of(tmp_path / "run") == {}
     assert all(isinstance(r, dict) for r in records(tmp_path / "run"))
 
 
@@ -111,11 +112,11 @@ def test_stop_request_cancels_cleanly(tiny_model, tmp_path):
     def stopper():
         while not (run_dir / "metrics.jsonl").exists():
             time.sleep(0.05)
-        runs.request_stop(run_dir)
+        rundir.request_stop(run_dir)
 
     threading.Thread(target=stopper, daemon=True).start()
     train(tiny_cfg(tiny_model, run_dir, max_steps=500, eval_every=1000))
-    status = runs.read_status(run_dir)
+    status = rundir.read_status(run_dir)
     assert status["state"] == "cancelled" and status["step"] < 500
     assert (run_dir / "last" / "trainer_state.pt").exists()
 
@@ -138,7 +139,8 @@ def test_cli_rejects_bad_arguments(tiny_model, tmp_path, capsys, argv, message):
 @needs_stsb
 @pytest.mark.slow
 def test_step0_spearman_matches_independent_scipy(stsb_dir, tmp_path):
-    """Packaged MiniLM, avg pooling: logged step-0 STS-B dev Spearman vs plain transformers + scipy."""
+    """Packaged MiniLM, avg pooling: logged step-0 STS-B dev Spearman vs plain transformers + scipy
+    (sentences whole, up to the model's limit, as the dev evaluator encodes them)."""
     from transformers import AutoTokenizer
 
     from srl_explorer.data import read_pairs
@@ -150,12 +152,13 @@ def test_step0_spearman_matches_independent_scipy(stsb_dir, tmp_path):
     pairs = read_pairs(stsb_dir / "sts-dev.csv")
     tok = AutoTokenizer.from_pretrained(default_model_path())
     model = AutoModel.from_pretrained(default_model_path()).eval()
+    limit = min(512, model.config.max_position_embeddings, tok.model_max_length)
 
     def embed(sents):
         out = []
         with torch.no_grad():
             for i in range(0, len(sents), 64):
-                b = tok(sents[i:i + 64], padding=True, truncation=True, max_length=32, return_tensors="pt")
+                b = tok(sents[i:i + 64], padding=True, truncation=True, max_length=limit, return_tensors="pt")
                 h = model(**b).last_hidden_state
                 m = b["attention_mask"].unsqueeze(-1).float()
                 out.append(torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=1))
@@ -170,3 +173,38 @@ def test_log_every_thins_the_stream_but_keeps_evals_and_saves(tiny_model, tmp_pa
     recs = records(run)
     assert [r["step"] for r in recs] == [0, 2, 3, 4, 5, 6, 7]  # logs, evals (every 2), saves (5), the end
     assert all(EVAL_FIELDS <= set(r) for r in recs if r["step"] in (2, 4, 6, 7))
+
+
+def test_a_new_config_field_reaches_help_page_and_launched_command(monkeypatch, tmp_path):
+    """Adding a field to TrainConfig is one line: it shows in ``train --help``, on the Train page (with its
+    help) and in the app's launched command, with no other edit."""
+    from dataclasses import dataclass
+
+    from streamlit.testing.v1 import AppTest
+
+    from srl_explorer import config, jobs
+    from srl_explorer.cli import build_parser
+
+    @dataclass
+    class WithWarmupRatio(TrainConfig):
+        warmup_ratio: float = config.opt(0.0, "fraction of the steps spent in linear warm-up", config.SCHEDULE)
+
+    monkeypatch.setattr(config, "TrainConfig", WithWarmupRatio)
+    assert "--warmup-ratio" in build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    args = build_parser().parse_args(["train", "--warmup-ratio", "0.1"])
+    assert config.from_args(args).warmup_ratio == 0.1
+    assert config.help_texts()["warmup_ratio"] == "fraction of the steps spent in linear warm-up"
+    command = jobs.cli_command({"loss": "mpt", "warmup_ratio": 0.1})
+    assert command == "python -m srl_explorer train --loss mpt --warmup-ratio 0.1"
+    assert "warmup_ratio" not in jobs.cli_command({"loss": "mpt"})  # absent values stay out
+
+    monkeypatch.setenv("SRL_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setenv("SRL_UMAP_WARMUP", "0")
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/1_Train.py").run()
+    assert not at.exception, at.exception
+    box = next(w for w in at.number_input if w.label == "warmup ratio")
+    assert box.help == "fraction of the steps spent in linear warm-up"
+    box.set_value(0.25).run()
+    assert any("--warmup-ratio 0.25" in c.value for c in at.code)

@@ -16,12 +16,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .. import DEFAULT_MODEL, jobs, runs
+from .. import DEFAULT_MODEL, jobs, rundir
 from ..data import DataError
 from ..projection import warm_up_umap
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED_STSB_DEV = ROOT.parent / "shared" / "data" / "stsbenchmark" / "sts-dev.csv"
 POLL_SECONDS = 1.0  # live charts refresh at least this often
 MAX_PLOT_POINTS = 1500  # per series on live charts; evaluation records are always kept
 PAGES = (("app.py", "Home"), ("pages/1_Train.py", "Train"), ("pages/2_Compare.py", "Compare"),
@@ -31,10 +29,16 @@ PAGES = (("app.py", "Home"), ("pages/1_Train.py", "Train"), ("pages/2_Compare.py
 
 # --------------------------------------------------------------------------- page setup
 def checkpoint_root() -> Path:
-    """``$SRL_CHECKPOINTS`` or ``<project>/checkpoints`` (created if missing)."""
-    root = Path(os.environ.get("SRL_CHECKPOINTS", ROOT / "checkpoints"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    """The runs folder, by the command line's rule (:func:`srl_explorer.rundir.checkpoint_root`:
+    ``$SRL_CHECKPOINTS``, else ``./checkpoints``), created if missing."""
+    return rundir.checkpoint_root(create=True)
+
+
+def app_dir() -> Path:
+    """The folder of the running main script (``app.py``), wherever the app is installed."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    return Path(ctx.main_script_path).resolve().parent if ctx is not None else Path.cwd()
 
 
 def setup_page(title: str, icon: str = "🧭") -> None:
@@ -43,13 +47,14 @@ def setup_page(title: str, icon: str = "🧭") -> None:
     _start_background_work()
     with st.sidebar:
         st.markdown("**SRL Explorer**")
+        home = app_dir()
         for path, label in PAGES:
-            if (ROOT / path).exists():
+            if (home / path).exists():
                 st.page_link(path, label=label)
         st.caption(f"Runs folder: `{checkpoint_root()}`")
 
 
-HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.losses", "srl_explorer.train",
+HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.losses", "srl_explorer.training",
                  "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert",
                  "sklearn.decomposition", "sklearn.cluster", "scipy.stats", "plotly.subplots")
 
@@ -92,7 +97,7 @@ def _torch_threads() -> None:
     cpus = os.cpu_count() or 2
     n = os.environ.get("SRL_APP_TORCH_THREADS")
     if n is None:
-        busy = os.getloadavg()[0] >= cpus or any(r.state == runs.LIVE for r in runs.list_runs(checkpoint_root()))
+        busy = os.getloadavg()[0] >= cpus or any(r.state == rundir.LIVE for r in rundir.list_runs(checkpoint_root()))
         n = max(1, cpus // 2) if busy else cpus
     if torch.get_num_threads() != int(n):
         torch.set_num_threads(int(n))
@@ -115,7 +120,7 @@ class MetricsTail:
                 return list(self.records)
             if st_.st_ino != self.inode or st_.st_size < self.offset:
                 self.offset, self.inode, self.records = 0, st_.st_ino, []
-            new, self.offset = runs.read_metrics(self.path, self.offset)
+            new, self.offset = rundir.read_metrics(self.path, self.offset)
             self.records.extend(new)
             return list(self.records)
 
@@ -127,7 +132,7 @@ def _metrics_tail(path: str) -> MetricsTail:
 
 def run_records(run_dir: Path) -> list[dict]:
     """All metric records of a run so far (only the new bytes are read)."""
-    return _metrics_tail(str(Path(run_dir).resolve() / "metrics.jsonl")).refresh()
+    return _metrics_tail(str(rundir.RunDir(Path(run_dir).resolve()).metrics_file)).refresh()
 
 
 def thin_records(records: list[dict], max_points: int = MAX_PLOT_POINTS) -> list[dict]:
@@ -163,8 +168,8 @@ def job_registry() -> jobs.JobRegistry:
     return jobs.JobRegistry()
 
 
-STATE_LABELS = {"running": "● running", "finished": "✓ finished", "cancelled": "■ cancelled",
-                "failed": "✗ failed", "killed": "✗ killed"}
+STATE_LABELS = {rundir.RUNNING: "● running", rundir.FINISHED: "✓ finished", rundir.CANCELLED: "■ cancelled",
+                rundir.FAILED: "✗ failed", rundir.KILLED: "✗ killed"}
 
 
 def state_badge(state: str) -> str:
@@ -174,12 +179,12 @@ def state_badge(state: str) -> str:
 def runs_table(root: Path) -> pd.DataFrame:
     """One row per run: status, loss, steps, last loss, best STS dev, start time."""
     rows = []
-    for r in runs.list_runs(root):
+    for r in rundir.list_runs(root):
         s = r.status
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(s["started"])) if s.get("started") else ""
         rows.append({"run": r.name, "status": state_badge(r.state), "loss fn": r.config.get("loss", s.get("loss_name")),
                      "step": f"{s.get('step', 0)}/{s.get('max_steps') or '?'}",
-                     "last loss": s.get("last_loss"), "best STS dev": s.get("best"),
-                     "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(s["started"])) if s.get("started") else ""})
+                     "last loss": s.get("last_loss"), "best STS dev": s.get("best"), "started": started})
     return pd.DataFrame(rows)
 
 
@@ -224,8 +229,8 @@ def checkpoint_choices(root: Path | None = None) -> dict[str, tuple[str, str | N
     """Label -> (model path, pooler): the packaged model, and per run its base model ("step 0",
     with the run's pooler) and its saved checkpoints (best, final, last; their pooler is stored)."""
     out = {"packaged all-MiniLM-L6-v2 (avg)": (DEFAULT_MODEL, "avg")}
-    for r in runs.list_runs(root or checkpoint_root()):
-        ckpts = runs.checkpoints_of(r.path)
+    for r in rundir.list_runs(root or checkpoint_root()):
+        ckpts = rundir.checkpoints_of(r.path)
         if r.config.get("model") and "step0" not in ckpts:
             out[f"{r.name} · step 0 (base model)"] = (str(r.config["model"]), r.config.get("pooler"))
         for name, path in ckpts.items():
@@ -257,7 +262,7 @@ def read_upload(uploaded) -> bytes:
 SUMMARY_HPARAMS = ("loss", "temp", "margin", "lam", "lr", "batch_size", "pooler", "max_steps", "seed")
 
 
-def summary_row(run: runs.RunInfo, records: list[dict], metric: str) -> dict:
+def summary_row(run: rundir.RunInfo, records: list[dict], metric: str) -> dict:
     """A run's hyperparameters next to the last/min/max of ``metric`` and its best/last STS dev
     (with the drop from the peak, the overfitting indicator)."""
     vals = [r[metric] for r in records if isinstance(r.get(metric), (int, float))]
@@ -268,3 +273,28 @@ def summary_row(run: runs.RunInfo, records: list[dict], metric: str) -> dict:
             f"max {metric}": max(vals) if vals else None,
             "best STS dev": max(sts) if sts else None, "last STS dev": sts[-1] if sts else None,
             "drop from peak": max(sts) - sts[-1] if sts else None}
+
+
+# --------------------------------------------------------------------------- config forms
+def config_inputs(skip: set[str] | frozenset[str], columns: int = 3) -> dict:
+    """One input per :class:`~srl_explorer.config.TrainConfig` field not in ``skip``, labelled with its
+    name and its help from the config; returns the values that differ from the field's default."""
+    from .. import config
+    out = {}
+    cols = st.columns(columns)
+    shown = [o for o in config.options() if o.name not in skip]
+    for i, o in enumerate(shown):
+        col, label, key = cols[i % columns], o.name.replace("_", " "), f"cfg-{o.name}"
+        if o.type is bool:
+            value = col.checkbox(label, value=o.default, help=o.help, key=key)
+        elif o.choices:
+            value = col.selectbox(label, o.choices, index=list(o.choices).index(o.default), help=o.help, key=key)
+        elif o.type is int:
+            value = col.number_input(label, value=o.default, step=1, help=o.help, key=key)
+        elif o.type is float:
+            value = col.number_input(label, value=o.default, format="%g", help=o.help, key=key)
+        else:
+            value = col.text_input(label, value=o.default or "", help=o.help, key=key).strip() or None
+        if value != o.default:
+            out[o.name] = value
+    return out
