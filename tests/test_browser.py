@@ -1,62 +1,53 @@
-"""End to end in a real headless Chromium (Debian's package) driven by Playwright.
+"""End to end in a real headless Chromium (Debian's package) driven by Playwright, one test per page flow.
 
-Starts `streamlit run app.py`, trains a tiny run from the Train page, watches its step counter
-rise in two browser sessions, stops it, opens Compare, Embeddings and STS with it, uploads
-pairs on Similarity (and a bad file), and saves a screenshot of every page under
-test-artifacts/screenshots/.
+One `streamlit run app.py` serves every test, over a checkpoints folder that holds a finished tiny run
+(trained directly, with its STS results stored); the Train test launches its own run from the page. Each
+test saves a screenshot of its page under test-artifacts/screenshots/.
 """
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+from bench._browser import CHROMIUM, free_port, launch_chromium, start_app, wait_idle
+from srl_explorer import rundir
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(ckpts: Path, port: int) -> subprocess.Popen:
-    """``streamlit run app.py`` on 127.0.0.1:port with runs in ``ckpts``; returns once healthy."""
-    env = {**os.environ, "SRL_CHECKPOINTS": str(ckpts), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("streamlit did not become healthy in 90 s")
+PAIRS_CSV = ("sentence1,sentence2,score\nA man plays guitar.,A man is playing a guitar.,4.8\n"
+             "A cat sleeps.,Stock prices fell.,0.2\nA dog runs on grass.,A dog is running outside.,4.0\n"
+             "A woman slices onions.,Someone is cutting an onion.,4.2\nThe sky is blue.,I like pasta.,0.0\n")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    ckpts = tmp_path_factory.mktemp("browser-checkpoints")
+def ckpts(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("browser-checkpoints")
+
+
+@pytest.fixture(scope="module")
+def done_run(ckpts, tiny_model) -> Path:
+    """A finished tiny run (real training) whose best checkpoint has stored STS results on the shipped pairs."""
+    from srl_explorer.config import TrainConfig
+    from srl_explorer.data import sample_pairs_path
+    from srl_explorer.evaluation import evaluate_model, save_run_results
+    from srl_explorer.training import train
+    run = Path(train(TrainConfig(model=tiny_model, loss="mpt", max_steps=4, batch_size=8, eval_every=2,
+                                 max_train_sentences=100, output_dir=str(ckpts / "done-mpt"))))
+    save_run_results(run, "best", evaluate_model(str(run / "best"), user_file=sample_pairs_path()))
+    return run
+
+
+@pytest.fixture(scope="module")
+def url(ckpts, done_run):
     port = free_port()
     proc = start_app(ckpts, port)
-    yield f"http://127.0.0.1:{port}", ckpts
+    yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -64,16 +55,30 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 
 
+@pytest.fixture
+def page(browser):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield pg
+    pg.close()
+
+
 def settle(pg, timeout: float = 120_000) -> None:
-    """Wait for the script run to finish; fail on any exception box."""
-    pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+    """Wait until the script run is over and painted; fail on any exception box."""
+    wait_idle(pg, timeout)
     errors = pg.locator("[data-testid='stException']")
     assert errors.count() == 0, errors.first.inner_text()
+
+
+def open_page(pg, url: str, path: str = "", timeout: float = 120_000) -> str:
+    """Go to a page, wait for it, and return its text."""
+    pg.goto(f"{url}/{path}")
+    settle(pg, timeout)
+    return pg.inner_text("body")
 
 
 def shot(pg, name: str) -> None:
@@ -81,11 +86,28 @@ def shot(pg, name: str) -> None:
     pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def wait_plots(pg, n: int, timeout: float = 60_000) -> None:
+    pg.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {n}", timeout=timeout)
+
+
+def traces(pg) -> list[dict]:
+    """Name, x and y of every plotly trace on the page."""
+    return pg.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .flatMap(p => p._fullData.map(t => ({name: t.name, x: Array.from(t.x || []), y: Array.from(t.y || [])})))""")
+
+
+def loss_curve(pg) -> list[float]:
+    """y values of the 'loss' trace of the first plotly chart on the page."""
+    return pg.evaluate("""() => {
+        const plot = document.querySelector('.js-plotly-plot');
+        const t = plot && plot._fullData.find(t => t.name === 'loss');
+        return t ? Array.from(t.y) : [];
+    }""")
+
+
 def step_of(pg) -> int | None:
     bars = pg.locator("[data-testid='stProgress']")
-    if not bars.count():
-        return None
-    m = re.search(r"step (\d+)/", bars.first.inner_text())
+    m = re.search(r"step (\d+)/", bars.first.inner_text()) if bars.count() else None
     return int(m.group(1)) if m else None
 
 
@@ -101,21 +123,6 @@ def wait_step_rises(pg, timeout: float = 120.0) -> tuple[int, int]:
     pytest.fail(f"the step counter did not rise (first seen {first})")
 
 
-def loss_curve(pg) -> list[float]:
-    """y values of the 'loss' trace of the first plotly chart on the page."""
-    return pg.evaluate("""() => {
-        const plot = document.querySelector('.js-plotly-plot');
-        const t = plot && plot._fullData.find(t => t.name === 'loss');
-        return t ? Array.from(t.y) : [];
-    }""")
-
-
-def trace_names(pg) -> list[str]:
-    """Names of every plotly trace on the page (tables are canvases, charts are not)."""
-    return pg.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .flatMap(p => p._fullData.map(t => t.name))""")
-
-
 def fill(pg, label: str, value: str) -> None:
     box = pg.get_by_label(label, exact=True)
     box.fill(value)
@@ -123,119 +130,132 @@ def fill(pg, label: str, value: str) -> None:
     settle(pg)
 
 
-def test_train_watch_stop_compare_embed_sts_similarity(server, browser, tiny_model, tmp_path):
-    url, ckpts = server
-    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-    pg.goto(url)
-    settle(pg)
-    assert "SRL Explorer" in pg.inner_text("body") and "No runs yet" in pg.inner_text("body")
-    shot(pg, "home")
+# --------------------------------------------------------------------------- one test per page
+def test_home_lists_the_runs(page, url, done_run):
+    body = open_page(page, url)
+    assert "SRL Explorer" in body and "No runs yet" not in body
+    assert page.locator("[data-testid='stDataFrame']").count() == 1  # the runs table (a canvas: no text to read)
+    shot(page, "home")
 
-    # Train: a tiny run from a local model path, launched as its own process
-    pg.goto(f"{url}/Train")
-    settle(pg)
-    pg.get_by_text("Local path", exact=True).click()
-    settle(pg)
-    fill(pg, "Model id or path", tiny_model)
+
+def test_train_refuses_a_short_upload_then_streams_a_live_run_to_two_sessions(page, browser, url, ckpts,
+                                                                              tiny_model, tmp_path):
+    open_page(page, url, "Train")
+    page.get_by_text("New run", exact=True).click()  # folded while other runs exist
+    settle(page)
+    page.get_by_text("Local path", exact=True).click()
+    settle(page)
+    fill(page, "Model id or path", tiny_model)
     for label, value in (("Steps", "100000"), ("Batch size (per process)", "8"), ("Eval every (steps)", "40")):
-        fill(pg, label, value)
-    short = tmp_path / "short.txt"  # a bad upload: fewer sentences than one batch
+        fill(page, label, value)
+    short = tmp_path / "short.txt"  # fewer sentences than one batch
     short.write_text("one sentence\ntwo sentences\nthree\n")
-    pg.get_by_text("Upload .txt", exact=True).click()
-    settle(pg)
-    pg.locator("input[type=file]").set_input_files(str(short))
-    settle(pg)
-    pg.get_by_role("button", name="Start training").click()
-    pg.wait_for_function("document.body.innerText.includes('fewer than the batch size 8')", timeout=30_000)
-    settle(pg)
-    assert not any(p.is_dir() for p in ckpts.iterdir())  # nothing was launched
-    pg.get_by_text("Sample (shipped)", exact=True).click()
-    settle(pg)
-    assert f"--model {tiny_model}" in pg.inner_text("body")
-    assert "torchrun --nproc_per_node=2 -m srl_explorer train" in pg.inner_text("body")
-    pg.get_by_role("button", name="Start training").click()
-    pg.wait_for_function("document.body.innerText.includes('in its own process')", timeout=60_000)
-    settle(pg)
-    run_dir = next(p for p in ckpts.iterdir() if p.is_dir())
-    wait_step_rises(pg)
+    page.get_by_text("Upload .txt", exact=True).click()
+    settle(page)
+    page.locator("input[type=file]").set_input_files(str(short))
+    settle(page)
+    before = {p.name for p in ckpts.iterdir() if p.is_dir()}
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function("document.body.innerText.includes('fewer than the batch size 8')", timeout=30_000)
+    settle(page)
+    assert {p.name for p in ckpts.iterdir() if p.is_dir()} == before  # nothing was launched
+    page.get_by_text("Sample (shipped)", exact=True).click()
+    settle(page)
+    body = page.inner_text("body")
+    assert f"--model {tiny_model}" in body and "torchrun --nproc_per_node=2 -m srl_explorer train" in body
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_function("document.body.innerText.includes('in its own process')", timeout=60_000)
+    settle(page)
+    [new] = {p.name for p in ckpts.iterdir() if p.is_dir()} - before
+    run_dir = ckpts / new
+    wait_step_rises(page)
 
-    # A second browser session (another user, or the same tab reloaded) finds the live run
-    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    other.goto(f"{url}/Train")
-    settle(other)
-    assert other.url.endswith(f"?run={run_dir.name}")  # the live run is selected by default
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # a second session
+    open_page(other, url, "Train")
+    assert other.url.endswith(f"?run={new}")  # the live run is selected by default
     wait_step_rises(other)
-    form = pg.locator("[data-testid='stExpander'] details")
-    if form.count() and form.first.get_attribute("open") is not None:
-        pg.locator("[data-testid='stExpander'] summary").first.click()  # fold the form to show the charts
-    pg.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0", timeout=30_000)
-    pg.wait_for_timeout(2000)
-    shot(pg, "train")
+    wait_plots(page, 1, 30_000)
+    shot(page, "train")
 
-    pg.get_by_role("button", name="Stop run").click()
-    for page in (pg, other):
-        page.wait_for_function("document.body.innerText.includes('cancelled')", timeout=90_000)
-        settle(page)
-    from srl_explorer import runs
-    assert runs.read_status(run_dir)["state"] == "cancelled"
-    final, _ = runs.read_metrics(run_dir / "metrics.jsonl")
+    page.get_by_role("button", name="Stop run").click()
+    for pg in (page, other):
+        pg.wait_for_function("document.body.innerText.includes('cancelled')", timeout=90_000)
+        settle(pg)
+    assert rundir.read_status(run_dir)["state"] == "cancelled"
+    final, _ = rundir.RunDir(run_dir).read_metrics()
     losses = [r["loss"] for r in final if "loss" in r]
-    seen = loss_curve(pg)
-    assert seen and seen == loss_curve(other)  # both sessions show the same curve
-    if len(final) <= 1500:  # not thinned: every logged loss is on the chart
-        assert seen == pytest.approx(losses)
+    assert 0 < len(final) < 1500  # short enough that the chart is not thinned: every logged loss is drawn
+    assert loss_curve(page) == pytest.approx(losses) and loss_curve(other) == loss_curve(page)
     other.context.close()
 
-    pg.goto(f"{url}/Compare")
-    settle(pg)
-    pg.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
-    assert run_dir.name in pg.inner_text("body")
-    shot(pg, "compare")
 
-    pg.goto(f"{url}/Embeddings")
-    settle(pg, 240_000)
-    pg.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
-    body = pg.inner_text("body")
-    assert f"{run_dir.name} · step 0 (base model)" in body and f"{run_dir.name} · best" in body
-    shot(pg, "embeddings")
+def test_compare_overlays_the_runs(page, url, done_run):
+    body = open_page(page, url, "Compare")
+    wait_plots(page, 2, 30_000)  # the overlay and the alignment-uniformity plane
+    assert done_run.name in body
+    dev = [r["stsb_dev_spearman"] for r in done_run_records(done_run) if "stsb_dev_spearman" in r]
+    overlay = next(t for t in traces(page) if t["name"] == done_run.name)  # default metric: STS dev
+    assert overlay["y"] == pytest.approx(dev)
+    shot(page, "compare")
 
-    stsb = ROOT.parent / "shared" / "data" / "stsbenchmark"
-    if (stsb / "sts-dev.csv").exists():  # an earlier evaluation, stored in the run dir, is read back
-        from srl_explorer.evaluation import evaluate_model, save_run_results
-        save_run_results(run_dir, "best", evaluate_model(str(run_dir / "best"), ["stsb"], "dev", stsb))
-    pg.goto(f"{url}/STS")
-    settle(pg)
-    if (stsb / "sts-dev.csv").exists():
-        pg.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=30_000)
-        assert f"{run_dir.name} · best" in trace_names(pg)
-    shot(pg, "sts")
 
+def done_run_records(run: Path) -> list[dict]:
+    return rundir.RunDir(run).read_metrics()[0]
+
+
+def test_embeddings_maps_base_against_best(page, url, done_run):
+    body = open_page(page, url, "Embeddings", 240_000)
+    wait_plots(page, 2)
+    best = re.search(r"(\S+) · best", body)
+    assert best is not None and f"{best.group(1)} · step 0 (base model)" in body
+    maps = [t for t in traces(page) if t["name"] == "sentences"]
+    assert len(maps) == 2 and len(maps[0]["x"]) == len(maps[1]["x"]) > 0  # the same sentences on both maps
+    shot(page, "embeddings")
+
+
+def test_sts_shows_stored_results(page, url, done_run):
+    open_page(page, url, "STS")
+    wait_plots(page, 1, 30_000)
+    stored = rundir.read_json(rundir.RunDir(done_run).sts_results_file)["best"]
+    bars = next(t for t in traces(page) if t["name"] == f"{done_run.name} · best")
+    assert bars["x"] == list(stored["tasks"]) and bars["y"] == pytest.approx(
+        [v["all"] for v in stored["tasks"].values()])
+    shot(page, "sts")
+
+
+def test_similarity_scores_an_upload_and_refuses_bad_files(page, url, done_run, tmp_path):
+    open_page(page, url, "Similarity")
     csv = tmp_path / "pairs.csv"
-    csv.write_text("sentence1,sentence2,score\nA man plays guitar.,A man is playing a guitar.,4.8\n"
-                   "A cat sleeps.,Stock prices fell.,0.2\nA dog runs on grass.,A dog is running outside.,4.0\n"
-                   "A woman slices onions.,Someone is cutting an onion.,4.2\nThe sky is blue.,I like pasta.,0.0\n")
-    pg.goto(f"{url}/Similarity")
-    settle(pg)
-    pg.locator("input[type=file]").set_input_files(str(csv))
-    pg.wait_for_function("document.body.innerText.includes('Spearman × 100')", timeout=90_000)
-    settle(pg)
-    pg.wait_for_selector(".js-plotly-plot", timeout=30_000)
-    shot(pg, "similarity")
+    csv.write_text(PAIRS_CSV)
+    page.locator("input[type=file]").set_input_files(str(csv))
+    page.wait_for_function("document.body.innerText.includes('Spearman × 100')", timeout=90_000)
+    settle(page)
+    wait_plots(page, 1, 30_000)
+    [scatter] = traces(page)
+    assert scatter["x"] == pytest.approx([4.8, 0.2, 4.0, 4.2, 0.0])  # gold scores against cosines
+    shot(page, "similarity")
 
     bad = tmp_path / "bad.csv"
     bad.write_bytes("sentence1,sentence2\ncaf\xe9,th\xe9\n".encode("latin-1"))
-    pg.locator("input[type=file]").set_input_files(str(bad))
-    pg.wait_for_function("document.body.innerText.includes('not valid UTF-8')", timeout=30_000)
-    settle(pg)
+    page.locator("input[type=file]").set_input_files(str(bad))
+    page.wait_for_function("document.body.innerText.includes('not valid UTF-8')", timeout=30_000)
+    settle(page)
     huge = tmp_path / "huge.csv"  # over server.maxUploadSize (50 MB): refused before it is sent
     with open(huge, "wb") as f:
         f.truncate(51 * 1024 * 1024)
-    pg.locator("input[type=file]").set_input_files(str(huge))
-    pg.wait_for_function("document.body.innerText.includes('or smaller')", timeout=30_000)
-    settle(pg)
-    assert "Similarity" in pg.inner_text("h1")  # the app is still up
+    page.locator("input[type=file]").set_input_files(str(huge))
+    page.wait_for_function("document.body.innerText.includes('or smaller')", timeout=30_000)
+    settle(page)
+    assert "Similarity" in page.inner_text("h1")  # the app is still up
 
-    if (ROOT / "pages" / "6_Paper.py").exists():
-        pg.goto(f"{url}/Paper")
-        settle(pg, 180_000)
-        shot(pg, "paper")
+
+def test_paper_shows_three_claims_and_the_explorer(page, url):
+    from srl_explorer.losses import LOSSES, loss_label
+    body = open_page(page, url, "Paper", 180_000)
+    for i in (1, 2, 3):
+        assert f"Claim {i}" in body
+    assert "No reproduction yet" in body and "Gradient-dissipation explorer" in body
+    wait_plots(page, 1)
+    names = {t["name"] for t in traces(page)}
+    assert {loss_label(n) for n in LOSSES} <= names  # one explorer curve per loss
+    shot(page, "paper")
