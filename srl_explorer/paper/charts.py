@@ -10,7 +10,7 @@ from ..viz import Chart, Line, Panel, align_uniform_plane, overlay, smooth
 from .claims import CLAIMS, fade
 from .evidence import RunMetrics
 
-PART_STYLE = {"total": ("#000000", "solid"), "align": ("#1f77b4", "dash"), "uniform": ("#ff7f0e", "dot")}
+PART_STYLE = {"total": ("#000000", "solid"), "align": ("#17becf", "dash"), "uniform": ("#bcbd22", "dot")}
 
 
 def _name(m: RunMetrics) -> str:

@@ -22,6 +22,7 @@ FADE = 0.8          # a gradient fades when its late median is below 80% of its 
 WINDOW = 0.2        # early/late = the first/last 20% of the logged steps
 DISSIPATED = 0.05   # 1 - p_pos below this: InfoNCE's positive gradient is at most 5% of its undissipated size
 
+INF, AU = loss_label("infonce"), loss_label("align_uniform")
 CLAIMS = {
     "au_vs_infonce": "Optimizing alignment and uniformity directly (A&U) scores lower on STS than InfoNCE, "
                      "and it overfits: its dev STS rises to a peak, then falls.",
@@ -115,11 +116,11 @@ def _claim_au(by: dict) -> ClaimResult:
     rose = au["start"] is None or au["best"] > au["start"]
     overfits = rose and au["drop"] > STS_TOL
     verdict = _verdict([falls_short, overfits])
-    text = (f"A&U's best dev STS is {abs(gap):.2f} points {'below' if gap >= 0 else 'above'} InfoNCE's "
-            f"({au['best']:.2f} vs {inf['best']:.2f}). A&U ended {au['drop']:.2f} points below its peak "
-            f"(step {au['best_step']}); InfoNCE ended {inf['drop']:.2f} below its own.")
+    text = (f"{AU}'s best dev STS is {abs(gap):.2f} points {'below' if gap >= 0 else 'above'} {INF}'s "
+            f"({au['best']:.2f} vs {inf['best']:.2f}). {AU} ended {au['drop']:.2f} points below its peak "
+            f"(step {au['best_step']}); {INF} ended {inf['drop']:.2f} below its own.")
     if not rose:
-        text += (f" A&U never rose above the starting model ({au['start']:.2f} at step 0): it lost ground from "
+        text += (f" {AU} never rose above the starting model ({au['start']:.2f} at step 0): it lost ground from "
                  f"the start rather than rising to a peak and then overfitting.")
     return ClaimResult(key, CLAIMS[key], verdict, text,
                        {"gap": gap, "au_drop": au["drop"], "infonce_drop": inf["drop"], "au_best_step": au["best_step"],
@@ -139,9 +140,9 @@ def _claim_dissipation(by: dict) -> ClaimResult:
     inf_fades, au_holds = inf_f["ratio"] < FADE, au_f["ratio"] >= FADE
     checks = [inf_fades, au_holds]
     verdict = _verdict(checks)
-    text = (f"InfoNCE's gradient on the embeddings kept {100 * inf_f['ratio']:.0f}% of its early size "
-            f"({inf_f['early']:.3g} → {inf_f['late']:.3g}); A&U's kept {100 * au_f['ratio']:.0f}% "
-            f"({au_f['early']:.3g} → {au_f['late']:.3g}). InfoNCE's 1 − p_pos went "
+    text = (f"{INF}'s gradient on the embeddings kept {100 * inf_f['ratio']:.0f}% of its early size "
+            f"({inf_f['early']:.3g} → {inf_f['late']:.3g}); {AU}'s kept {100 * au_f['ratio']:.0f}% "
+            f"({au_f['early']:.3g} → {au_f['late']:.3g}). {INF}'s 1 − p_pos went "
             f"{one_minus_p[0]:.2g} → {one_minus_p[1]:.2g}.")
     if not inf_fades and one_minus_p[0] < DISSIPATED:
         text += (" InfoNCE's gradient was already dissipated at the start (1 − p_pos near 0), "
@@ -156,12 +157,12 @@ def _claim_dissipating_losses(by: dict) -> ClaimResult:
     present = [n for n in dissipating_losses() if n in by and summarize_run(by[n])["best"] is not None]
     if (r := _missing(key, by, ["infonce"])) is not None or not present:
         return r or ClaimResult(key, CLAIMS[key], "not enough evidence",
-                                "needs an evaluated run of DCL-hinge, MPT, MET or MAT")
+                                f"needs an evaluated run of {' or '.join(map(loss_label, dissipating_losses()))}")
     inf_best = summarize_run(by["infonce"])["best"]
     diffs = {n: summarize_run(by[n])["best"] - inf_best for n in present}
     verdict = _verdict([d >= -STS_TOL for d in diffs.values()])
     parts = ", ".join(f"{loss_label(n)} {d:+.2f}" for n, d in diffs.items())
-    text = (f"Best dev STS minus InfoNCE's ({inf_best:.2f}): {parts}. "
+    text = (f"Best dev STS minus {INF}'s ({inf_best:.2f}): {parts}. "
             f"{sum(d >= -STS_TOL for d in diffs.values())} of {len(diffs)} match or beat it "
             f"(within {STS_TOL} points).")
     idle = [n for n in present if _never_active(by[n])]
