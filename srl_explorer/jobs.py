@@ -22,24 +22,28 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import config, rundir
+from . import rundir
 from .data import DataError, looks_like_path, parse_lines
 from .rundir import RunDir
+
+if TYPE_CHECKING:  # config imports the losses, hence torch: the Home page must not pay for it
+    from .config import TrainConfig
 
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the folder holding srl_explorer/
 STOP_GRACE_S = 30.0
 
 
 # --------------------------------------------------------------------------- commands
-def train_args(cfg: dict[str, Any], cls: type[config.TrainConfig] | None = None) -> list[str]:
+def train_args(cfg: dict[str, Any], cls: type[TrainConfig] | None = None) -> list[str]:
     """``python -m srl_explorer train`` arguments for a config dict (``None``/empty values are left out);
     generated from the config's fields, so every field has its flag."""
+    from . import config
     return config.to_args(cfg, cls)
 
 
-def cli_command(cfg: dict[str, Any], cls: type[config.TrainConfig] | None = None) -> str:
+def cli_command(cfg: dict[str, Any], cls: type[TrainConfig] | None = None) -> str:
     """The shell command that trains ``cfg`` in one process."""
     return shlex.join(["python", "-m", "srl_explorer", "train", *train_args(cfg, cls)])
 
@@ -55,6 +59,7 @@ def torchrun_shell_command(cfg: dict[str, Any], nproc_per_node: int = 2, nnodes:
 # --------------------------------------------------------------------------- checks
 def preflight(cfg: dict[str, Any]) -> None:
     """Fail fast, with one line, on what the trainer would reject: bad numbers, missing local files."""
+    from . import config
     config.TrainConfig.from_dict({k: v for k, v in cfg.items() if v is not None}).validate()
     model = cfg.get("model")
     if model and looks_like_path(str(model)) and not Path(str(model)).expanduser().is_dir():

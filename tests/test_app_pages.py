@@ -238,7 +238,12 @@ def test_similarity_scores_pasted_pairs(app):
 def test_ui_constants_match_the_package():
     from srl_explorer import encoder
     from srl_explorer.ui import common
-    assert common.DEFAULT_MODEL == encoder.DEFAULT_MODEL  # duplicated so the Home page need not import torch
+    # DEFAULT_MODEL lives in srl_explorer/__init__ so that the UI helpers (and the Home page) need not import
+    # torch; it must still name the packaged model the encoder loads.
+    assert encoder.resolve_model(common.DEFAULT_MODEL) == encoder.default_model_path()
+    probe = "import sys, srl_explorer.ui.common; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    heavy = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert heavy.stdout.strip() == "[]", heavy.stdout
     listed = {Path(p).name for p, _ in common.PAGES}
     assert {p.name for p in (ROOT / "pages").glob("*.py")} <= listed  # the sidebar links every page
 

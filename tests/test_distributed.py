@@ -118,8 +118,10 @@ def test_torchrun_command():
 def test_torchrun_command_is_accepted_by_torchrun():
     from torch.distributed.run import get_args_parser
     args = get_args_parser().parse_args(torchrun_command(["--loss", "mat"], 8, 2, "node0:29500")[1:])
-    assert (args.nproc_per_node, args.nnodes, args.rdzv_backend, args.rdzv_endpoint) == ("8", "2", "c10d", "node0:29500")
-    assert args.module and args.training_script == "srl_explorer" and args.training_script_args == ["train", "--loss", "mat"]
+    assert (args.nproc_per_node, args.nnodes, args.rdzv_backend, args.rdzv_endpoint) == \
+        ("8", "2", "c10d", "node0:29500")
+    assert args.module and args.training_script == "srl_explorer"
+    assert args.training_script_args == ["train", "--loss", "mat"]
 
 
 def documented_commands(path: Path) -> list[list[str]]:
@@ -302,7 +304,8 @@ def test_loop_reads_tensors_only_at_check_steps(tiny_model, tmp_path, monkeypatc
 def test_cuda_autocast_and_tf32(tiny_model, tmp_path):
     for precision, tf32 in (("bf16", True), ("fp16", True), ("fp32", False)):
         run = train(TrainConfig(model=tiny_model, device="cuda", precision=precision, tf32=tf32, max_steps=3,
-                                batch_size=8, max_train_sentences=64, eval_every=2, output_dir=str(tmp_path / precision)))
+                                batch_size=8, max_train_sentences=64, eval_every=2,
+                                output_dir=str(tmp_path / precision)))
         assert rundir.read_status(run)["state"] == "finished"
         assert torch.backends.cuda.matmul.allow_tf32 is tf32
         records = rundir.read_metrics(run / "metrics.jsonl")[0]
@@ -315,11 +318,11 @@ def test_cuda_autocast_and_tf32(tiny_model, tmp_path):
 def test_cuda_loop_syncs_only_at_check_steps(tiny_model, tmp_path):
     import warnings
 
-    def syncs(steps: int, precision: str) -> int:
+    def syncs(steps: int, precision: str, log_every: int = 1000) -> int:
         """CPU-GPU syncs reported by CUDA's sync debug mode from srl_explorer's own lines."""
         cfg = TrainConfig(model=tiny_model, device="cuda", precision=precision, max_steps=steps, batch_size=8,
-                          max_train_sentences=64, eval_every=1000, save_every=1000, log_every=1000,
-                          output_dir=str(tmp_path / f"{precision}-{steps}"))
+                          max_train_sentences=64, eval_every=1000, save_every=1000, log_every=log_every,
+                          output_dir=str(tmp_path / f"{precision}-{steps}-{log_every}"))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
@@ -329,7 +332,11 @@ def test_cuda_loop_syncs_only_at_check_steps(tiny_model, tmp_path):
                 torch.cuda.set_sync_debug_mode("default")
         return sum("srl_explorer" in w.filename for w in caught)
     for precision in ("fp32", "fp16"):
-        assert syncs(6, precision) == syncs(2, precision), precision
+        short, long = syncs(2, precision), syncs(6, precision)
+        assert short > 0, f"{precision}: sync debug mode reported nothing (the check would pass vacuously)"
+        assert long == short, (precision, short, long)  # the 4 extra steps are not check steps: no sync
+        # one more check step (log_every=3 makes step 3 one) must add syncs, so the counter does see the loop
+        assert syncs(6, precision, log_every=3) > long, precision
 
 
 @needs_two_gpus

@@ -34,8 +34,8 @@ def ref(name: str, z1: torch.Tensor, z2: torch.Tensor, **hp) -> float:
     """Direct transcription of each formula with Python scalars (no masking tricks)."""
     z1, z2 = z1.tolist(), z2.tolist()
     b = len(z1)
-    dot = lambda u, v: sum(x * y for x, y in zip(u, v))  # noqa: E731
-    dist = lambda u, v: math.sqrt(sum((x - y) ** 2 for x, y in zip(u, v)))  # noqa: E731
+    dot = lambda u, v: sum(x * y for x, y in zip(u, v, strict=True))  # noqa: E731
+    dist = lambda u, v: math.sqrt(sum((x - y) ** 2 for x, y in zip(u, v, strict=True)))  # noqa: E731
     s = [[dot(z1[i], z2[j]) for j in range(b)] for i in range(b)]
     if name == "infonce":
         tau = hp.get("temp", 0.05)
@@ -158,7 +158,7 @@ def test_parts_gradients_add_up_to_the_loss_gradient(name):
     ga = torch.autograd.grad(out["align"], (z1, z2), retain_graph=True, materialize_grads=True)
     gu = torch.autograd.grad(out["uniform"], (z1, z2), materialize_grads=True)
     wa, wu = loss.part_weights
-    for full, a, u in zip(g, ga, gu):
+    for full, a, u in zip(g, ga, gu, strict=True):
         torch.testing.assert_close(full, wa * a + wu * u)
 
 
