@@ -145,7 +145,7 @@ def _claim_dissipation(by: dict) -> ClaimResult:
             f"({au_f['early']:.3g} → {au_f['late']:.3g}). {INF}'s 1 − p_pos went "
             f"{one_minus_p[0]:.2g} → {one_minus_p[1]:.2g}.")
     if not inf_fades and one_minus_p[0] < DISSIPATED:
-        text += (" InfoNCE's gradient was already dissipated at the start (1 − p_pos near 0), "
+        text += (f" {INF}'s gradient was already dissipated at the start (1 − p_pos near 0), "
                  "so there was little left to fade.")
     return ClaimResult(key, CLAIMS[key], verdict, text,
                        {"infonce_ratio": inf_f["ratio"], "au_ratio": au_f["ratio"],
