@@ -61,7 +61,7 @@ def save_png(chart: Chart, path: str | os.PathLike) -> Path:
     for ax in axes[len(chart.panels):]:
         ax.set_visible(False)
     if handles:
-        fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8)
-    fig.suptitle(chart.title, fontsize=11)
+        fig.legend(list(handles.values()), list(handles), loc="outside right center", fontsize=8)
+    fig.suptitle(chart.title, fontsize=11, wrap=True)
     fig.savefig(Path(path), dpi=110)
     return Path(path)
