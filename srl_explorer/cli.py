@@ -17,6 +17,8 @@ SUBCOMMANDS = (  # (name, module, help); a module that fails to import is an err
     ("train", "srl_explorer.training.cli", "train an encoder with one loss (unsupervised SimCSE)"),
     ("eval", "srl_explorer.evaluation", "score a model on the STS benchmarks"),
     ("reproduce", "srl_explorer.paper.reproduce", "run the paper's comparison of all losses"),
+    ("push", "srl_explorer.hub", "upload a run's checkpoint to the Hugging Face hub"),
+    ("export-tb", "srl_explorer.reporting", "write a run's metrics.jsonl as TensorBoard event files"),
 )
 
 

@@ -71,6 +71,8 @@ class TrainConfig:
     stop_after: int | None = opt(None, "pause after this step with a resumable checkpoint (continue with --resume)",
                                  OUTPUT)
     output_dir: str | None = opt(None, "run directory; default: <checkpoint root>/<time>-<loss>", OUTPUT)
+    report_to: str | None = opt(None, "also log every metric to tensorboard (<run>/tb), wandb and/or mlflow, "
+                                "comma-separated; metrics.jsonl stays the record", OUTPUT)
     # hardware
     device: str = opt("auto", "auto, cpu, cuda or cuda:N", HARDWARE)
     precision: str = opt("auto", "autocast precision on CUDA (auto: bf16 where supported, else fp16)", HARDWARE,
@@ -94,6 +96,8 @@ class TrainConfig:
             raise ValueError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        from .reporting import parse_report_to
+        parse_report_to(self.report_to)  # unknown, or its package missing: one line before anything starts
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

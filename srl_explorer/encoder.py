@@ -125,7 +125,8 @@ class Encoder(nn.Module):
         """Write a Hugging Face directory (config, safetensors, tokenizer) plus pooler settings,
         the sentence-transformers module files and a model card (README.md).
 
-        ``card``: what the model card states, ``st_format.card_info(config, step, dev_score, command)``.
+        ``card``: what the model card states, ``st_format.card_info(config, step, dev_score, command)``;
+        default: ``self.card``, which the trainer sets at each dev evaluation.
         """
         from . import st_format
         directory = Path(directory)
@@ -139,7 +140,7 @@ class Encoder(nn.Module):
             save_file({k: v.detach().contiguous().cpu() for k, v in self.mlp.state_dict().items()},
                       str(directory / MLP_FILE))
         st_format.write_sentence_transformers_files(self, directory)
-        st_format.write_model_card(directory, self, card)
+        st_format.write_model_card(directory, self, card if card is not None else getattr(self, "card", None))
 
     # ---------------------------------------------------------------- forward
     @property

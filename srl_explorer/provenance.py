@@ -98,3 +98,10 @@ def precision_name(amp_dtype: Any) -> str:
     if amp_dtype is None:
         return "fp32"
     return {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(amp_dtype), str(amp_dtype))
+
+
+def run_facts(encoder, device: Any, world_size: int, amp_dtype: Any) -> dict[str, Any]:
+    """What the trainer adds to ``config.json`` once the encoder exists: the evaluation length next to
+    the training ``max_seq_length``, and the provenance."""
+    return {"eval_max_seq_length": encoder.eval_max_length,
+            "provenance": provenance(device, world_size, precision_name(amp_dtype))}

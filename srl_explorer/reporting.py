@@ -123,6 +123,15 @@ def make_sinks(report_to: str | Iterable[str] | None, run_dir: str | os.PathLike
     return sinks
 
 
+def sinks_for_run(run_dir: str | os.PathLike) -> list:
+    """The sinks a run's ``config.json`` asks for (its ``report_to``)."""
+    try:
+        config = json.loads((Path(run_dir) / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    return make_sinks(config.get("report_to"), run_dir, config) if isinstance(config, dict) else []
+
+
 # --------------------------------------------------------------------------- export-tb
 def _records(path: Path) -> list[dict]:
     """Every complete record of ``metrics.jsonl`` (torn or malformed lines skipped)."""

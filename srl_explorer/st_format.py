@@ -112,22 +112,13 @@ def base_model_id(model: str | None) -> str | None:
 
 
 def reproduce_command(config: dict[str, Any]) -> str:
-    """The ``train`` command for a run's config dict (every setting explicit, output options left out)."""
-    parts = ["python", "-m", "srl_explorer", "train"]
-    for key, value in config.items():
-        if key in _SKIP_IN_COMMAND or value is None or isinstance(value, (dict, list)):
-            continue
-        flag = "--" + key.replace("_", "-")
-        if isinstance(value, bool):
-            if key == "tf32":
-                parts += [] if value else ["--no-tf32"]
-            elif value:
-                parts.append(flag)
-            continue
-        if key == "model" and value == DEFAULT_MODEL:
-            continue  # the default: the packaged model
-        parts += [flag, str(value)]
-    return shlex.join(parts)
+    """The ``train`` command for a run's config dict (``config.to_args``; output options left out)."""
+    from .config import to_args
+
+    values = {k: v for k, v in config.items() if k not in _SKIP_IN_COMMAND}
+    if values.get("model") == DEFAULT_MODEL:
+        values.pop("model")  # the default: the packaged model
+    return shlex.join(["python", "-m", "srl_explorer", "train", *to_args(values)])
 
 
 def card_info(config: dict[str, Any] | None = None, step: int | None = None, dev_score: float | None = None,

@@ -24,6 +24,7 @@ from .. import rundir
 from ..config import TrainConfig
 from ..data import DataError
 from ..encoder import Encoder
+from ..reporting import sinks_for_run
 from ..rundir import CANCELLED, FAILED, FINISHED, RUNNING, RunDir
 
 
@@ -108,7 +109,7 @@ class RunGuard:
         self._old_handlers: dict = {}
 
     def open_metrics(self) -> rundir.MetricsWriter:
-        self.writer = rundir.MetricsWriter(self.run.metrics_file)
+        self.writer = rundir.MetricsWriter(self.run.metrics_file, sinks=sinks_for_run(self.run.path))
         return self.writer
 
     def __enter__(self) -> RunGuard:

@@ -24,7 +24,9 @@ from .. import distributed as D
 from ..config import TrainConfig
 from ..encoder import Encoder
 from ..losses import ContrastiveLoss, build_loss
+from ..provenance import run_facts
 from ..rundir import RunDir
+from ..st_format import card_info
 from .lifecycle import (
     Checkpoints,
     Progress,
@@ -110,6 +112,8 @@ def run_loop(s: Setup, run: RunDir, guard: RunGuard, resume: bool) -> None:
     if resume:
         ckpt.resume(p, master)
     D.barrier()
+    if master and not resume:  # config.json also records the evaluation length and the provenance
+        run.write_config({**run.read_config(), **run_facts(s.encoder, s.device, s.dist_info.world_size, s.amp_dtype)})
     writer = guard.open_metrics() if master else None
     if master:
         run.write_status(max_steps=data.max_steps, step=p.step, steps_per_epoch=data.steps_per_epoch,
@@ -256,6 +260,7 @@ def evaluate(s: Setup, record: dict, progress: Progress, ckpt: Checkpoints) -> N
     """Rank 0: dev metrics into ``record``; keep the best checkpoint."""
     evaluator = s.data.evaluator
     record.update(evaluator(s.encoder))
+    s.encoder.card = card_info(ckpt.run.read_config(), progress.step, record[evaluator.primary_metric])  # model cards
     if progress.improves(record[evaluator.primary_metric]):
         ckpt.save_best()
     s.encoder.train()
