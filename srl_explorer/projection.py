@@ -103,6 +103,7 @@ def _umap_reducer(x: np.ndarray, seed: int, n_neighbors: int, n_epochs: int | No
     """A fitted umap.UMAP (cosine geometry, exact neighbours, single-threaded, seeded) and its
     2-D embedding (N, 2) float32 of ``x`` (N, d)."""
     import warnings
+
     import umap
     k = min(n_neighbors, len(x) - 1)
     reducer = umap.UMAP(n_components=2, n_neighbors=k, metric="cosine", precomputed_knn=cosine_knn(x, k),
@@ -209,7 +210,8 @@ def project(x: np.ndarray, method: str = "UMAP", seed: int = 0, n_neighbors: int
     if x.ndim != 2 or len(x) < 3:
         raise ValueError(f"need at least 3 sentences to project, got {len(x)}")
     if method == "UMAP" and len(x) > MAX_UMAP_POINTS:
-        raise ValueError(f"UMAP is limited to {MAX_UMAP_POINTS:,} sentences here, got {len(x):,}; use PCA or fewer pairs")
+        raise ValueError(f"UMAP is limited to {MAX_UMAP_POINTS:,} sentences here, got {len(x):,}; "
+                         "use PCA or fewer pairs")
 
     def compute() -> np.ndarray:
         if method == "PCA":
