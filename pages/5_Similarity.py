@@ -4,6 +4,7 @@ import streamlit as st
 from srl_explorer.data import DataError, parse_pairs
 from srl_explorer.similarity import gold_correlations, score_pairs
 from srl_explorer.ui.common import checkpoint_choices, get_encoder, read_upload, setup_page
+from srl_explorer.viz import gold_scatter, to_plotly
 
 setup_page("Similarity", "🔍")
 st.title("Similarity")
@@ -35,6 +36,5 @@ if stats:
 st.dataframe(df, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(df)))
 st.download_button("Download CSV", df.to_csv(index=False).encode(), "similarities.csv", "text/csv")
 if stats:
-    import plotly.express as px
-    st.plotly_chart(px.scatter(df, x="score", y="cosine", hover_data=["sentence1", "sentence2"], trendline=None,
-                               title="cosine vs gold score"), width="stretch")
+    hover = [f"{a} | {b}" for a, b in zip(df["sentence1"], df["sentence2"], strict=True)]
+    st.plotly_chart(to_plotly(gold_scatter(df["score"], df["cosine"], hover)), width="stretch")

@@ -5,10 +5,10 @@
     plotly.py   Chart -> plotly Figure (the app) and interactive HTML (the report)
     static.py   Chart -> PNG with matplotlib (the report)
 """
-from .charts import align_uniform_plane, live_panels, overlay, run_color, scatter_2d, sts_bars
+from .charts import align_uniform_plane, gold_scatter, live_panels, overlay, run_color, scatter_2d, sts_bars
 from .model import Chart, Line, Panel, series, smooth
 from .plotly import save_html, to_plotly
 from .static import save_png
 
-__all__ = ["Chart", "Line", "Panel", "align_uniform_plane", "live_panels", "overlay", "run_color", "save_html",
-           "save_png", "scatter_2d", "series", "smooth", "sts_bars", "to_plotly"]
+__all__ = ["Chart", "Line", "Panel", "align_uniform_plane", "gold_scatter", "live_panels", "overlay", "run_color",
+           "save_html", "save_png", "scatter_2d", "series", "smooth", "sts_bars", "to_plotly"]

@@ -101,3 +101,11 @@ def sts_bars(results: dict[str, dict]) -> Chart:
     """Grouped bars: one group per task, one bar per model; ``results[model] = {task: value}``."""
     lines = [Line(model, list(vals), list(vals.values()), kind="bar") for model, vals in results.items()]
     return Chart("sts", "", [Panel("", lines, xlabel="", ylabel="Spearman × 100")], height=420)
+
+
+def gold_scatter(gold, cosine, text: list[str]) -> Chart:
+    """Scored pairs: x = gold score, y = the model's cosine, ``text`` on hover (one per pair)."""
+    points = Line("pairs", list(gold), list(cosine), kind="points", text=text, size=7, legend=False,
+                  hovertemplate="%{text}<br>gold %{x}<br>cosine %{y:.3f}<extra></extra>")
+    return Chart("gold_scatter", "cosine vs gold score", [Panel("", [points], xlabel="score", ylabel="cosine")],
+                 height=450)
