@@ -8,7 +8,7 @@ import csv
 import io
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -63,7 +63,8 @@ def parse_lines(raw: bytes, name: str = "upload") -> list[str]:
         raise DataError(f"{name}: no sentences found")
     longest = max(len(ln) for ln in lines)
     if longest > MAX_LINE_CHARS:
-        raise DataError(f"{name}: a line has {longest:,} characters (limit {MAX_LINE_CHARS:,}); one sentence per line is expected")
+        raise DataError(f"{name}: a line has {longest:,} characters (limit {MAX_LINE_CHARS:,}); "
+                        "one sentence per line is expected")
     return lines
 
 
@@ -76,7 +77,6 @@ class Pairs:
     s2: list[str]
     scores: np.ndarray | None = None  # (N,) float64
     name: str = ""
-    meta: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.s1)
@@ -131,7 +131,8 @@ def parse_pairs(raw: bytes, name: str = "upload") -> Pairs:
     text = decode_text(raw, name)
     longest = max(map(len, text.split("\n")))
     if longest > 2 * MAX_LINE_CHARS + 1000:
-        raise DataError(f"{name}: a line has {longest:,} characters; a sentence over {MAX_LINE_CHARS:,} characters is not supported")
+        raise DataError(f"{name}: a line has {longest:,} characters; "
+                        f"a sentence over {MAX_LINE_CHARS:,} characters is not supported")
     first = text.split("\n", 1)[0]
     cells = first.split("\t")
     if len(cells) >= 5 and _is_number(cells[4]):  # STS-B rows have no header; the score is field 5

@@ -30,7 +30,8 @@ def fake_live_run(root: Path, name: str, pid: int) -> Path:
     """A run in progress as the trainer leaves it: config, status (running, live pid), metric lines."""
     live = root / name
     live.mkdir()
-    rundir.atomic_write_json(live / "config.json", {"loss": "infonce", "model": "unused", "pooler": "avg", "max_steps": 100})
+    rundir.atomic_write_json(live / "config.json",
+                             {"loss": "infonce", "model": "unused", "pooler": "avg", "max_steps": 100})
     rundir.atomic_write_json(live / "status.json", {"state": "running", "pid": pid, "step": 2, "max_steps": 100,
                                                   "started": time.time(), "loss_name": "infonce"})
     (live / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in LIVE_RECORDS))
