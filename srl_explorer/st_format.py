@@ -160,7 +160,7 @@ def model_card(encoder, info: dict[str, Any] | None = None) -> str:
     pool = encoder.pooler + (" (MLP head in training only)" if head_in_training_only else "")
     lines = ["---", yaml.safe_dump(meta, sort_keys=False).strip(), "---", "",
              f"# {loss or 'Contrastive'} sentence encoder", "",
-             "Trained with [SRL Explorer](https://github.com/) by unsupervised SimCSE (each sentence encoded twice "
+             "Trained with SRL Explorer by unsupervised SimCSE (each sentence encoded twice "
              "under dropout; the other sentences of the batch are negatives)"
              + (f" with the `{loss}` loss." if loss else "."), "",
              "## Training", "",

@@ -40,7 +40,7 @@ def _train(**kw):
     return train(TrainConfig(**kw))
 
 
-def test_logged_dev_sts_equals_eval_split_dev(tmp_path, capsys):
+def test_logged_dev_sts_equals_eval_split_dev(tmp_path):
     data = _dev_folder(tmp_path)
     run = _train(dev_file=str(data / "sts-dev.csv"), max_steps=1, batch_size=4, eval_every=100,
                  max_train_sentences=16, max_seq_length=32, output_dir=str(tmp_path / "run"))
@@ -59,4 +59,3 @@ def test_logged_dev_sts_equals_eval_split_dev(tmp_path, capsys):
         printed = json.loads(out.read_text())["stsb"]["spearman"]
         print(f"\n{ckpt}: logged dev STS {logged:.4f}, eval --split dev {printed:.4f} ({data})")
         assert printed == pytest.approx(logged, abs=0.01)
-    capsys.readouterr()
