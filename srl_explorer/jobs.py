@@ -12,10 +12,10 @@ with :func:`stop`.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import signal
-import site
 import socket
 import subprocess
 import sys
@@ -102,13 +102,23 @@ def launch(cfg: dict[str, Any], run_dir: str | os.PathLike) -> subprocess.Popen:
 
 
 def _child_env() -> dict[str, str]:
-    """This environment, unbuffered. The package's folder joins PYTHONPATH only when the child could not
-    import ``srl_explorer`` otherwise: not installed (site-packages) and not in the working directory."""
+    """This environment, unbuffered; the package's folder joins PYTHONPATH only when a child started in
+    the working directory would not import this same ``srl_explorer`` otherwise (a source checkout that
+    is not installed, run from elsewhere)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    site_dirs = {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}
-    if PACKAGE_PARENT not in site_dirs and Path.cwd().resolve() != PACKAGE_PARENT:
+    if not _importable_from(str(Path.cwd()), os.environ.get("PYTHONPATH", "")):
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))
     return env
+
+
+@functools.lru_cache(maxsize=8)
+def _importable_from(cwd: str, pythonpath: str) -> bool:
+    """Whether ``python -m`` started in ``cwd`` finds this package (the same folder) by itself."""
+    probe = "import importlib.util as u; s = u.find_spec('srl_explorer'); print(s.origin if s else '')"
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    found = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True)
+    origin = found.stdout.strip()
+    return bool(origin) and Path(origin).resolve().parent == PACKAGE_PARENT / "srl_explorer"
 
 
 def start_run(cfg: dict[str, Any], root: str | os.PathLike, upload: tuple[bytes, str] | None = None,

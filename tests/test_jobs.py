@@ -1,6 +1,7 @@
 """The job launcher: commands, checks, real trainer processes, stopping (STOP file and SIGTERM)."""
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import subprocess
@@ -134,3 +135,35 @@ def test_a_command_line_error_is_reported_as_failed(tmp_path):
     status = jobs.status_with_log_error(tmp_path / "bad")
     assert status["state"] == "failed"
     assert "--max-steps: invalid int value: 'many'" in status["error"]
+
+
+def test_one_checkpoint_root_rule_for_the_cli_and_the_app(tmp_path, monkeypatch):
+    from srl_explorer.ui import common
+    monkeypatch.delenv("SRL_CHECKPOINTS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert rundir.checkpoint_root() == common.checkpoint_root() == tmp_path / "checkpoints"  # not the project's
+    monkeypatch.setenv("SRL_CHECKPOINTS", str(tmp_path / "elsewhere"))
+    assert rundir.checkpoint_root() == common.checkpoint_root() == tmp_path / "elsewhere"
+
+
+def test_launch_runs_the_trainer_in_the_callers_working_directory(tmp_path, monkeypatch):
+    seen = {}
+
+    class FakePopen:
+        pid = 2**22 + 1  # above the default pid_max: never a live process
+
+        def __init__(self, command, **kwargs):
+            seen.update(kwargs, command=command)
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(jobs, "_importable_from", lambda cwd, pythonpath: False)  # a bare source checkout
+    monkeypatch.chdir(tmp_path)
+    jobs.launch({"loss": "mpt", "max_steps": 2, "train_file": "corpus.txt"}, "runs/r1")
+    assert seen["cwd"] == tmp_path  # so "corpus.txt" and ./checkpoints mean what they mean on the command line
+    assert seen["command"][1:4] == ["-m", "srl_explorer", "train"]
+    assert seen["env"]["PYTHONPATH"].split(os.pathsep)[0] == str(jobs.PACKAGE_PARENT)
+    assert rundir.RunDir(tmp_path / "runs" / "r1").read_config()["output_dir"] == str(tmp_path / "runs" / "r1")
+    monkeypatch.setattr(jobs, "_importable_from", lambda cwd, pythonpath: True)  # installed: no PYTHONPATH added
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    jobs.launch({"loss": "mpt"}, tmp_path / "r2")
+    assert "PYTHONPATH" not in seen["env"]
