@@ -1,6 +1,8 @@
 """Scoring uploaded pairs, and the app's upload checks (parsed directly: AppTest cannot upload)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr
@@ -74,7 +76,7 @@ def test_uploads_over_the_size_limit_are_refused(monkeypatch):
     from streamlit.proto.Common_pb2 import FileURLs
     from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
 
-    monkeypatch.chdir(common.ROOT)  # the limit comes from .streamlit/config.toml
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the limit comes from .streamlit/config.toml
     limit = common.upload_limit_mb()
     assert limit == 50
     small = UploadedFile(UploadedFileRec("1", "pairs.csv", "text/csv", PAIRS_CSV), FileURLs())
