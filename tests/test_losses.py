@@ -212,3 +212,25 @@ def test_wang_isola_metrics():
     expected = math.log((2 * math.exp(-4) + math.exp(-8)) / 3)
     assert uniform_loss(x).item() == pytest.approx(expected)
     assert align_loss(unit(0), unit(90), alpha=1).item() == pytest.approx(math.sqrt(2))
+
+
+def test_every_loss_describes_itself():
+    from srl_explorer.losses import ContrastiveLoss, dissipating_losses, loss_color, loss_label
+    z1, z2 = views()
+    labels = [loss_label(n) for n in LOSSES]
+    colors = [loss_color(n) for n in LOSSES]
+    assert len(set(labels)) == len(labels) and len(set(colors)) == len(colors)
+    assert all(c.startswith("#") and len(c) == 7 for c in colors)
+    assert dissipating_losses() == ("dcl_hinge", "mpt", "met", "mat")  # the paper's claim-3 losses
+    for name, cls in LOSSES.items():
+        out = build_loss(name)(z1, z2)
+        assert cls.diagnostic is None or cls.diagnostic in out, name  # the diagnostic it names is logged
+        assert set(cls.hparam_help) == set(cls.defaults()), name
+        assert repr(build_loss(name)).endswith(", ".join(f"{k}={v}" for k, v in cls.defaults().items()) + ")")
+    assert loss_label("nope") == "nope" and loss_color("nope") is None
+    with pytest.raises(TypeError, match="label"):
+        type("Nameless", (ContrastiveLoss,), {"color": "#000000"})
+    with pytest.raises(ValueError, match="temp must be > 0"):
+        build_loss("infonce", temp=0.0)
+    with pytest.raises(ValueError, match=r"lam must be in \[0, 1\]"):
+        build_loss("align_uniform", lam=1.5)

@@ -38,8 +38,10 @@ class ContrastiveLoss(nn.Module):
     diagnostic: ClassVar[str | None] = None
     hparam_help: ClassVar[dict[str, str]] = {}
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    def __init_subclass__(cls, abstract: bool = False, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        if abstract:  # a family base (TemperatureLoss, HingeLoss): its concrete losses are checked
+            return
         for attr in ("label", "color"):
             if not isinstance(getattr(cls, attr, None), str):
                 raise TypeError(f"{cls.__name__} must set the class attribute {attr!r}")
@@ -70,3 +72,21 @@ class ContrastiveLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{name}={getattr(self, name)}" for name in self.defaults())
+
+
+class TemperatureLoss(ContrastiveLoss, abstract=True):
+    """The InfoNCE family: logits s/τ with one hyperparameter, the temperature τ; logs ``pos_prob``."""
+
+    diagnostic = "pos_prob"
+    hparam_help = {"temp": TEMP_HELP}
+
+    def __init__(self, temp: float = 0.05):
+        super().__init__(temp=temp)
+
+
+class HingeLoss(ContrastiveLoss, abstract=True):
+    """A hinge per anchor: no gradient once it is met, which adds gradient dissipation on purpose
+    (the paper's claim 3); logs the fraction of active hinges, ``active_frac``."""
+
+    dissipates = True
+    diagnostic = "active_frac"

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from ._common import check_views, cosines, diagonal_mask, softmax_positive_prob
-from .base import TEMP_HELP, ContrastiveLoss
+from .base import TemperatureLoss
 
 
 def dcl_terms(z1: Tensor, z2: Tensor, temp: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -20,7 +20,7 @@ def dcl_terms(z1: Tensor, z2: Tensor, temp: float) -> tuple[Tensor, Tensor, Tens
     return pos, neg, logits
 
 
-class DCL(ContrastiveLoss):
+class DCL(TemperatureLoss):
     """Decoupled Contrastive Learning: InfoNCE without the positive in the denominator.
 
     loss = mean_i ℓ_i,  ℓ_i = -s_ii/τ + log Σ_{j≠i} e^{s_ij/τ}.
@@ -44,11 +44,6 @@ class DCL(ContrastiveLoss):
 
     label = "DCL"
     color = "#7f7f7f"
-    diagnostic = "pos_prob"
-    hparam_help = {"temp": TEMP_HELP}
-
-    def __init__(self, temp: float = 0.05):
-        super().__init__(temp=temp)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)

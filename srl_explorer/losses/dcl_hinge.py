@@ -3,11 +3,11 @@ from __future__ import annotations
 from torch import Tensor
 
 from ._common import check_views, softmax_positive_prob
-from .base import TEMP_HELP, ContrastiveLoss
+from .base import HingeLoss, TemperatureLoss
 from .dcl import dcl_terms
 
 
-class DCLHinge(ContrastiveLoss):
+class DCLHinge(HingeLoss, TemperatureLoss):
     """DCL with a hinge at zero: the paper's way of adding gradient dissipation to DCL.
 
     loss = mean_i max(0, ℓ_i),  ℓ_i = -s_ii/τ + log Σ_{j≠i} e^{s_ij/τ}.
@@ -31,12 +31,6 @@ class DCLHinge(ContrastiveLoss):
 
     label = "DCL-hinge"
     color = "#9467bd"
-    dissipates = True
-    diagnostic = "active_frac"
-    hparam_help = {"temp": TEMP_HELP}
-
-    def __init__(self, temp: float = 0.05):
-        super().__init__(temp=temp)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)

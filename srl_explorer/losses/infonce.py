@@ -4,10 +4,10 @@ import torch
 from torch import Tensor
 
 from ._common import check_views, cosines, softmax_positive_prob
-from .base import TEMP_HELP, ContrastiveLoss
+from .base import TemperatureLoss
 
 
-class InfoNCE(ContrastiveLoss):
+class InfoNCE(TemperatureLoss):
     """InfoNCE / NT-Xent, the loss of unsupervised SimCSE.
 
     loss = mean_i -log( e^{s_ii/τ} / Σ_j e^{s_ij/τ} ),  s = z1 z2ᵀ.
@@ -30,11 +30,6 @@ class InfoNCE(ContrastiveLoss):
 
     label = "InfoNCE"
     color = "#1f77b4"
-    diagnostic = "pos_prob"
-    hparam_help = {"temp": TEMP_HELP}
-
-    def __init__(self, temp: float = 0.05):
-        super().__init__(temp=temp)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)

@@ -5,10 +5,10 @@ import math
 from torch import Tensor
 
 from ._common import check_views, cosines, hardest_negative_min, safe_arccos
-from .base import ContrastiveLoss
+from .base import HingeLoss
 
 
-class MAT(ContrastiveLoss):
+class MAT(HingeLoss):
     """Margin-based Angular Triplet loss with the hardest in-batch negative.
 
     loss = mean_i max(0, m·π + θ_ii - min_{j≠i} θ_ij),  θ = arccos(z1 z2ᵀ).
@@ -31,8 +31,6 @@ class MAT(ContrastiveLoss):
 
     label = "MAT"
     color = "#8c564b"
-    dissipates = True
-    diagnostic = "active_frac"
     hparam_help = {"margin": "m (× π radians): the positive's angle must be m·π below the hardest negative's"}
 
     def __init__(self, margin: float = 0.15):

@@ -3,10 +3,10 @@ from __future__ import annotations
 from torch import Tensor
 
 from ._common import check_views, hardest_negative_min, pairwise_sq_dist, safe_sqrt
-from .base import ContrastiveLoss
+from .base import HingeLoss
 
 
-class MET(ContrastiveLoss):
+class MET(HingeLoss):
     """Margin-based Euclidean Triplet loss with the hardest in-batch negative.
 
     loss = mean_i max(0, m + d_ii - min_{j≠i} d_ij),  d_ij = ||z1_i - z2_j||.
@@ -29,8 +29,6 @@ class MET(ContrastiveLoss):
 
     label = "MET"
     color = "#ff7f0e"
-    dissipates = True
-    diagnostic = "active_frac"
     hparam_help = {"margin": "m (Euclidean): the positive's distance must be m below the hardest negative's"}
 
     def __init__(self, margin: float = 0.45):

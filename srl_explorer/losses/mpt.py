@@ -3,10 +3,10 @@ from __future__ import annotations
 from torch import Tensor
 
 from ._common import check_views, cosines, hardest_negative_max
-from .base import ContrastiveLoss
+from .base import HingeLoss
 
 
-class MPT(ContrastiveLoss):
+class MPT(HingeLoss):
     """Margin-based Product Triplet loss with the hardest in-batch negative.
 
     loss = mean_i max(0, m - s_ii + max_{j≠i} s_ij),  s = z1 z2ᵀ.
@@ -26,8 +26,6 @@ class MPT(ContrastiveLoss):
 
     label = "MPT"
     color = "#2ca02c"
-    dissipates = True
-    diagnostic = "active_frac"
     hparam_help = {"margin": "m (cosine): the positive's cosine must beat the hardest negative's by m; "
                              "no gradient once it does"}
 
