@@ -105,6 +105,13 @@ def loss_curve(pg) -> list[float]:
     }""")
 
 
+LOSS_POINTS = """(n) => {
+    const plot = document.querySelector('.js-plotly-plot');
+    const t = plot && plot._fullData.find(t => t.name === 'loss');
+    return !!t && t.y.length === n;
+}"""
+
+
 def step_of(pg) -> int | None:
     bars = pg.locator("[data-testid='stProgress']")
     m = re.search(r"step (\d+)/", bars.first.inner_text()) if bars.count() else None
@@ -187,6 +194,8 @@ def test_train_refuses_a_short_upload_then_streams_a_live_run_to_two_sessions(pa
     final, _ = rundir.RunDir(run_dir).read_metrics()
     losses = [r["loss"] for r in final if "loss" in r]
     assert 0 < len(final) < 1500  # short enough that the chart is not thinned: every logged loss is drawn
+    for pg in (page, other):  # the last poll may still be on its way
+        pg.wait_for_function(LOSS_POINTS, arg=len(losses), timeout=30_000)
     assert loss_curve(page) == pytest.approx(losses) and loss_curve(other) == loss_curve(page)
     other.context.close()
 
