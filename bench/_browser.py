@@ -35,15 +35,20 @@ def start_app(ckpts: Path, port: int, timeout: float = 90) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wait_healthy(proc, port, timeout)
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, timeout: float = 90) -> subprocess.Popen:
+    """Return ``proc`` once the Streamlit server on ``port`` answers its health check; kill it on time-out."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while time.time() < deadline and proc.poll() is None:
         try:
             if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok":
                 return proc
         except OSError:
             time.sleep(0.3)
     proc.kill()
-    raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s")
+    raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s (exit code {proc.poll()})")
 
 
 def launch_chromium(playwright):

@@ -19,6 +19,7 @@ SUBCOMMANDS = (  # (name, module, help); a module that fails to import is an err
     ("reproduce", "srl_explorer.paper.reproduce", "run the paper's comparison of all losses"),
     ("push", "srl_explorer.hub", "upload a run's checkpoint to the Hugging Face hub"),
     ("export-tb", "srl_explorer.reporting", "write a run's metrics.jsonl as TensorBoard event files"),
+    ("app", "srl_explorer.app_cli", "start the Streamlit app (runs of ./checkpoints or $SRL_CHECKPOINTS)"),
 )
 
 
