@@ -42,6 +42,8 @@ class Panel:
     ylabel: str = ""
     log_y: bool = False
     vlines: list[float] = field(default_factory=list)
+    note: str = ""                            # said inside the panel when it has nothing to draw (and why)
+    x_range: tuple[float, float] | None = None  # pinned x range (e.g. a single point at step 0)
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Chart:
     panels: list[Panel]
     cols: int | None = None      # grid columns; None: 1 panel -> 1, up to 4 -> 2, more -> 3
     height: int | None = None    # pixels in the browser; None: 300 a row (at least 380)
-    legend: str = "v"            # v: at the right; h: below the grid
+    legend: str = "v"            # v: at the right; h: below the grid; panel: a compact legend in each panel
     axes: bool = True            # False: hide both axes (2-D maps)
     barmode: str = "group"
 

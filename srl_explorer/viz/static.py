@@ -8,7 +8,7 @@ import numpy as np
 
 from .model import Chart, Line
 
-_MPL_DASH = {"solid": "-", "dash": "--", "dot": ":"}
+_MPL_DASH = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-.", "longdash": (0, (8, 3))}
 
 
 def _floats(values) -> np.ndarray:
@@ -26,7 +26,7 @@ def _draw(ax, line: Line, k: int, n_bars: int):
     if line.kind == "points":
         return ax.scatter(x, y, s=(line.size or 5) * 2, c=line.color_values if line.color_values is not None
                           else line.color, label=line.name)
-    h, = ax.plot(x, y, _MPL_DASH.get(line.dash, "-"), color=line.color, label=line.name,
+    h, = ax.plot(x, y, color=line.color, label=line.name, linestyle=_MPL_DASH.get(line.dash, "-"),
                  marker="o" if line.markers else None, markersize=3, linewidth=line.width or 1.3)
     return h
 
@@ -56,8 +56,11 @@ def save_png(chart: Chart, path: str | os.PathLike) -> Path:
         ax.grid(alpha=0.3)
         if not chart.axes:
             ax.set_axis_off()
+        if p.x_range is not None:
+            ax.set_xlim(*p.x_range)
         if not p.lines:
-            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="grey")
+            ax.text(0.5, 0.5, p.note or "no data", ha="center", va="center", transform=ax.transAxes, color="grey",
+                    wrap=True)
     for ax in axes[len(chart.panels):]:
         ax.set_visible(False)
     if handles:
