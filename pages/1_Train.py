@@ -24,7 +24,7 @@ ON_FORM = {"loss", "model", "pooler", "train_file", "dev_file", "max_steps", "ba
 MODEL_KINDS = ("Packaged all-MiniLM-L6-v2", "Hugging Face id", "Local path")
 CORPUS_KINDS = ("Sample (shipped)", "Local file", "Upload .txt", "Hub dataset id")
 
-setup_page("Train", "🏋️")
+setup_page("Train", ":material/model_training:")
 st.title("Train")
 root = checkpoint_root()
 job_registry().reap()

@@ -14,7 +14,7 @@ from srl_explorer.ui.common import (
 )
 from srl_explorer.viz import align_uniform_plane, overlay, to_plotly
 
-setup_page("Compare", "📈")
+setup_page("Compare", ":material/stacked_line_chart:")
 st.title("Compare runs")
 all_runs = {r.name: r for r in rundir.list_runs(checkpoint_root())}
 if not all_runs:

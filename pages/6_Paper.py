@@ -12,8 +12,8 @@ from srl_explorer.viz import to_plotly
 VERDICT_BOX = {"agrees": st.success, "partly agrees": st.warning, "disagrees": st.error,
                "not enough evidence": st.info}
 
-setup_page("Paper", "📜")
-st.title("📜 The paper, checked")
+setup_page("Paper", ":material/description:")
+st.title("The paper, checked")
 st.markdown(
     "*On the Inadequacy of Optimizing Alignment and Uniformity in Contrastive Learning of Sentence "
     "Representations* (Nie, Zhang, Mao, ICLR 2023) makes three claims. Each is shown below beside the "
