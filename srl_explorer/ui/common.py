@@ -41,7 +41,7 @@ def app_dir() -> Path:
     return Path(ctx.main_script_path).resolve().parent if ctx is not None else Path.cwd()
 
 
-def setup_page(title: str, icon: str = "🧭") -> None:
+def setup_page(title: str, icon: str = ":material/explore:") -> None:
     """Page config, the sidebar, and process-wide start-up work (UMAP warm-up, once per server)."""
     st.set_page_config(page_title=f"{title} · SRL Explorer", page_icon=icon, layout="wide")
     _start_background_work()
