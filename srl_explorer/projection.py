@@ -154,6 +154,25 @@ def _get_pool() -> ProcessPoolExecutor:
         return _pool
 
 
+def _kill_worker_at_exit() -> None:
+    """Kill the worker, do not wait for it, when the interpreter shuts down (``streamlit run`` after
+    SIGTERM or Ctrl-C). ``concurrent.futures`` otherwise joins its pools at exit, and its worker
+    finishes the task at hand first: the ~40 s numba compile of :func:`warm_up_umap` held the server
+    for up to 18 s. Registered with ``threading._register_atexit`` (as ``concurrent.futures`` is,
+    and after it, so it runs before that join); plain ``atexit`` would run after it."""
+    with _lock:
+        pool = _pool
+    if pool is None:
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):  # already gone
+            proc.kill()
+    _reset_pool()
+
+
+threading._register_atexit(_kill_worker_at_exit)  # noqa: SLF001 - the stdlib hook concurrent.futures uses
+
+
 def _reset_pool() -> None:
     global _pool, _warm
     with _lock:
