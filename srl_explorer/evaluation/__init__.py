@@ -16,11 +16,14 @@ from .results import (
     run_and_checkpoint,
     save_run_results,
 )
-from .scoring import aggregate_tasks, cosine_correlations, evaluate_model, score_tasks
+from .scoring import aggregate_tasks, cosine_correlations, encode_in_chunks, evaluate_model, load_tasks, score_tasks
 from .sources import (
+    ALL_TASKS,
     HUB_IDS,
+    SAMPLE_TASK,
     SPLITS,
     TASKS,
+    HubUnavailable,
     Task,
     hub_unreachable,
     load_hub_pairs,
@@ -29,9 +32,11 @@ from .sources import (
     load_user_task,
     normalize_scores,
     parse_tasks,
+    scan_data_dir,
 )
 
-__all__ = ["HUB_IDS", "SPLITS", "TASKS", "Task", "add_arguments", "aggregate_tasks",
-           "cosine_correlations", "evaluate_model", "format_table", "hub_unreachable",
-           "json_summary", "load_hub_pairs", "load_hub_task", "load_run_results", "load_task", "load_user_task",
-           "normalize_scores", "parse_tasks", "run", "run_and_checkpoint", "save_run_results", "score_tasks"]
+__all__ = ["ALL_TASKS", "HUB_IDS", "SAMPLE_TASK", "SPLITS", "TASKS", "HubUnavailable", "Task", "add_arguments",
+           "aggregate_tasks", "cosine_correlations", "encode_in_chunks", "evaluate_model", "format_table",
+           "hub_unreachable", "json_summary", "load_hub_pairs", "load_hub_task", "load_run_results", "load_task",
+           "load_tasks", "load_user_task", "normalize_scores", "parse_tasks", "run", "run_and_checkpoint",
+           "save_run_results", "scan_data_dir", "score_tasks"]

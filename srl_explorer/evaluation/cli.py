@@ -9,7 +9,7 @@ from pathlib import Path
 from ..rundir import RunDir
 from .results import format_table, json_summary, run_and_checkpoint, save_run_results
 from .scoring import evaluate_model
-from .sources import SPLITS, TASKS
+from .sources import ALL_TASKS, SPLITS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pooler", default=None, choices=POOLERS,
                    help="pooler (default: the checkpoint's, else avg)")
     p.add_argument("--tasks", default=None,
-                   help=f"comma-separated, from {','.join(TASKS)} (default: all seven; none with --file)")
+                   help=f"comma-separated, from {','.join(ALL_TASKS)} (default: the seven benchmarks; none with "
+                        "--file); 'sample' is the pairs shipped with the package (works offline)")
     p.add_argument("--split", default="test", choices=SPLITS,
                    help="STS-B/SICK-R split: test, or dev (STS-B dev, SICK trial); STS12-16 are always test")
     p.add_argument("--data-dir", default=None,

@@ -22,6 +22,9 @@ from scipy.stats import pearsonr, spearmanr
 from ..data import DataError, sentence_index
 from .sources import SPLITS, TASKS, Task, load_task, load_user_task, parse_tasks
 
+Progress = Callable[[int, int], None]  # on_progress(sentences encoded so far, sentences to encode)
+PROGRESS_CHUNK = 256  # sentences per progress report
+
 
 def cosine_correlations(cos: np.ndarray, gold: np.ndarray, name: str) -> tuple[float, float]:
     """(Spearman, Pearson) × 100 of cosine similarities (n,) against gold scores (n,); NaN when cos is constant."""
@@ -66,21 +69,52 @@ def aggregate_tasks(task_results: dict[str, dict]) -> tuple[float, str]:
     return avg, "7-task avg" if set(task_results) == set(TASKS) else f"avg of {len(task_results)}"
 
 
-def evaluate_model(model, tasks: str | Iterable[str] | None = None, split: str = "test",
+def encode_in_chunks(encode: Callable[[list[str]], np.ndarray], sentences: list[str],
+                     on_progress: Progress | None = None, chunk: int = PROGRESS_CHUNK) -> np.ndarray:
+    """``encode(sentences)`` (N, d), reporting ``on_progress(done, N)`` after each chunk of sentences.
+
+    Without a callback it is one call. With one, the sentences are sorted by length (longest first, as
+    :meth:`Encoder.encode` batches them) before chunking, so chunks pad no more than one call would.
+    """
+    if on_progress is None or len(sentences) <= chunk:
+        out = encode(sentences)
+        if on_progress is not None:
+            on_progress(len(sentences), len(sentences))
+        return out
+    order = np.argsort([-len(s) for s in sentences], kind="stable")  # (N,)
+    parts = []
+    for start in range(0, len(order), chunk):
+        parts.append(np.asarray(encode([sentences[i] for i in order[start:start + chunk]])))  # (c, d)
+        on_progress(min(start + chunk, len(order)), len(order))
+    out = np.empty((len(sentences), parts[0].shape[1]), dtype=parts[0].dtype)
+    out[order] = np.concatenate(parts)
+    return out
+
+
+def load_tasks(tasks: str | Iterable[str] | None, split: str = "test",
+               data_dir: str | os.PathLike | None = None) -> list[Task]:
+    """The named tasks (``None``: the seven benchmarks) loaded once, to score several models on them."""
+    return [load_task(n, split, data_dir) for n in parse_tasks(tasks)]
+
+
+def evaluate_model(model, tasks: str | Iterable[str] | Iterable[Task] | None = None, split: str = "test",
                    data_dir: str | os.PathLike | None = None, pooler: str | None = None, batch_size: int = 128,
                    progress: bool = False, user_file: str | os.PathLike | None = None,
-                   max_seq_length: int | None = None) -> dict:
+                   max_seq_length: int | None = None, on_progress: Progress | None = None) -> dict:
     """Score ``model`` on STS benchmarks (and/or a user file), SentEval-style.
 
     Args:
         model: an :class:`~srl_explorer.encoder.Encoder` (used as is, never modified), or anything
             ``Encoder.from_pretrained`` takes: ``None`` (packaged MiniLM), a run dir, a checkpoint, a hub id.
-        tasks: names from ``TASKS`` (list or comma-separated); ``None``: all seven, or none when ``user_file`` is given.
+        tasks: names from ``ALL_TASKS`` (list or comma-separated), or :class:`Task` s already loaded
+            (:func:`load_tasks`); ``None``: all seven benchmarks, or none when ``user_file`` is given.
         split: ``"test"`` or ``"dev"`` (STS-B dev, SICK trial; STS12-16 always test).
         data_dir: SentEval data folder; ``None``: the Hugging Face hub.
         pooler: pooler when loading ``model`` (default: the checkpoint's, else avg).
         user_file: CSV/TSV with sentence1, sentence2, score (or a hub dataset id), scored as one more task.
         max_seq_length: truncation length (default: the model's limit, ≤ 512, as SentEval/SimCSE).
+        progress: a tqdm bar on stderr; ``on_progress(done, total)``: called as sentences are encoded
+            (the app's progress bar).
 
     Returns:
         ``{"model", "pooler", "split", "tasks": {task: score_tasks entry}, "avg", "avg_label",
@@ -90,8 +124,12 @@ def evaluate_model(model, tasks: str | Iterable[str] | None = None, split: str =
     t0 = time.time()
     if split not in SPLITS:
         raise ValueError(f"split must be test or dev, got {split!r}")
-    names = parse_tasks(tasks) if tasks is not None or user_file is None else []
-    loaded = [load_task(n, split, data_dir) for n in names]  # data errors surface before the model loads
+    if tasks is not None and not isinstance(tasks, str):
+        tasks = list(tasks)
+    if tasks and all(isinstance(t, Task) for t in tasks):
+        loaded = list(tasks)
+    else:  # data errors surface before the model loads
+        loaded = load_tasks(tasks, split, data_dir) if tasks is not None or user_file is None else []
     if user_file is not None:
         loaded.append(load_user_task(user_file, split))
     if not loaded:
@@ -102,7 +140,8 @@ def evaluate_model(model, tasks: str | Iterable[str] | None = None, split: str =
 
     def embed(sentences: list[str]) -> np.ndarray:
         n_sentences.append(len(sentences))
-        return enc.encode(sentences, batch_size=batch_size, progress=progress, max_length=length)
+        return encode_in_chunks(lambda s: enc.encode(s, batch_size=batch_size, progress=progress, max_length=length),
+                                sentences, on_progress)
 
     res = score_tasks(loaded, embed)
     avg, label = aggregate_tasks(res)

@@ -6,7 +6,12 @@
       ``sts-dev.csv``/``sts-test.csv`` directly (e.g. the folder named by ``SRL_DATA_DIR``);
     * the Hugging Face hub through ``datasets`` when no folder is given (``HUB_IDS``); gold scores
       are normalized to the 0-5 STS scale;
-    * a user CSV/TSV with ``sentence1``, ``sentence2``, ``score`` (or a hub dataset id), see :func:`load_user_task`.
+    * a user CSV/TSV with ``sentence1``, ``sentence2``, ``score`` (or a hub dataset id), see :func:`load_user_task`;
+    * ``sample``: the scored pairs shipped with the package (:func:`srl_explorer.data.sample_pairs_path`),
+      a task of its own that needs neither a folder nor the hub (``eval --tasks sample``).
+
+:func:`scan_data_dir` says which benchmarks and splits a folder holds without parsing them (the app
+validates its data-folder field with it). A hub that cannot be reached raises :class:`HubUnavailable`.
 
 STS-B and SICK-R have a test and a dev split (``split="dev"``: STS-B dev and SICK trial); STS12-16 only test.
 """
@@ -32,9 +37,13 @@ from ..data import (
     parse_score,
     parse_stsb,
     read_bytes,
+    read_pairs,
+    sample_pairs_path,
 )
 
-TASKS = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")
+TASKS = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sickr")  # the benchmarks (their mean: "7-task avg")
+SAMPLE_TASK = "sample"  # the shipped pairs: works offline, never part of the 7-task average
+ALL_TASKS = (*TASKS, SAMPLE_TASK)
 SPLITS = ("test", "dev")
 SENTEVAL_STS = {  # folder, subsets (SentEval's lists; a subset whose input file is missing is skipped)
     "sts12": ("STS12-en-test", ["MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews"]),
@@ -52,6 +61,10 @@ HUB_COLUMNS = (("sentence1", "sentence2", "score"), ("sentence_A", "sentence_B",
 OFFLINE_HINT = "pass --data-dir with a SentEval data folder (or set HF_HUB_OFFLINE=1 to use a cached copy)"
 
 
+class HubUnavailable(DataError):
+    """The Hugging Face hub cannot be reached (offline, firewalled): the same cause for every task and model."""
+
+
 @dataclass
 class Task:
     """One benchmark: named subsets of scored pairs (one subset for STS-B, SICK-R and user files)."""
@@ -63,13 +76,14 @@ class Task:
 
 
 def parse_tasks(spec: str | Iterable[str] | None) -> list[str]:
-    """``"sts12, STSB"`` -> ``["sts12", "stsb"]``; ``None`` -> all seven; unknown names are a one-line error."""
+    """``"sts12, STSB"`` -> ``["sts12", "stsb"]``; ``None`` -> all seven benchmarks (``sample`` only when named);
+    unknown names are a one-line error."""
     if spec is None:
         return list(TASKS)
     names = [t.strip().lower() for t in (spec.split(",") if isinstance(spec, str) else spec) if t.strip()]
-    unknown = [t for t in names if t not in TASKS]
+    unknown = [t for t in names if t not in ALL_TASKS]
     if unknown:
-        raise ValueError(f"unknown task(s) {', '.join(unknown)}; choose from: {', '.join(TASKS)}")
+        raise ValueError(f"unknown task(s) {', '.join(unknown)}; choose from: {', '.join(ALL_TASKS)}")
     return list(dict.fromkeys(names))
 
 
@@ -166,6 +180,27 @@ def _find_dir(root: Path, candidates: list[str], must_hold: str | None = None, h
     raise DataError(f"{root}: no {want} (SentEval layout expected){hint}")
 
 
+def scan_data_dir(data_dir: str | os.PathLike) -> dict[str, list[str]]:
+    """Which benchmarks a folder holds, ``{task: [splits]}`` in ``TASKS`` order, looking only at file names
+    (the layouts :func:`load_task` reads: SentEval, or ``sts-dev.csv``/``sts-test.csv`` directly).
+    ``{}`` when it holds none; a :class:`DataError` when it is not a folder."""
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder" if not root.exists() else f"{root}: not a folder")
+    found: dict[str, list[str]] = {}
+    for task, (folder, _) in SENTEVAL_STS.items():
+        if any(any((root / c).glob("STS.input.*.txt")) for c in (f"STS/{folder}", folder) if (root / c).is_dir()):
+            found[task] = ["test"]
+    splits = [sp for sp in SPLITS if any((root / c / f"sts-{sp}.csv").is_file()
+                                         for c in ("STS/STSBenchmark", "STSBenchmark", "."))]
+    if splits:
+        found["stsb"] = splits
+    splits = [sp for sp in SPLITS if any((root / c / SICK_FILES[sp]).is_file() for c in ("SICK", "."))]
+    if splits:
+        found["sickr"] = splits
+    return {t: found[t] for t in TASKS if t in found}
+
+
 # --------------------------------------------------------------------------- hub
 def normalize_scores(scores: np.ndarray, name: str) -> np.ndarray:
     """Gold scores on the 0-5 STS scale: a 0-1 scale (e.g. sentence-transformers/stsb) is multiplied by 5."""
@@ -217,7 +252,8 @@ def load_hub_pairs(dataset_id: str, split: str, task: str | None = None) -> Pair
     hub_split = "validation" if split == "dev" else "test"
     what = f"{dataset_id!r} ({hub_split} split)" + (f" for {task}" if task else "")
     if (why := hub_unreachable()) is not None:
-        raise DataError(f"cannot load {what}: the Hugging Face hub cannot be reached from here [{why}]; {OFFLINE_HINT}")
+        raise HubUnavailable(f"cannot load {what}: the Hugging Face hub cannot be reached from here [{why}]; "
+                             f"{OFFLINE_HINT}")
     try:
         import datasets
         with _quiet_hub_logs():
@@ -225,8 +261,8 @@ def load_hub_pairs(dataset_id: str, split: str, task: str | None = None) -> Pair
     except Exception as e:  # noqa: BLE001 - offline, unknown id, missing split: all become one line
         text = " ".join(str(e).split())
         if isinstance(e, ConnectionError) or any(w in text.lower() for w in ("offline", "couldn't reach", "connect")):
-            raise DataError(f"cannot load {what}: the Hugging Face hub cannot be reached ({text[:120]}); "
-                            f"pass --data-dir with a SentEval data folder") from None
+            raise HubUnavailable(f"cannot load {what}: the Hugging Face hub cannot be reached ({text[:120]}); "
+                                 f"pass --data-dir with a SentEval data folder") from None
         raise DataError(f"cannot load {what} from the Hugging Face hub: {text[:200]}; "
                         f"or pass --data-dir with a SentEval data folder") from None
     cols = next((c for c in HUB_COLUMNS if all(x in ds.column_names for x in c)), None)
@@ -245,10 +281,14 @@ def load_hub_task(task: str, split: str = "test") -> Task:
 
 # --------------------------------------------------------------------------- dispatch
 def load_task(task: str, split: str = "test", data_dir: str | os.PathLike | None = None) -> Task:
-    """Load benchmark ``task`` from a SentEval folder when ``data_dir`` is given, else from the hub."""
+    """Load benchmark ``task`` from a SentEval folder when ``data_dir`` is given, else from the hub;
+    ``sample`` is always the shipped pairs (one set: the same pairs for either split)."""
     if split not in SPLITS:
         raise ValueError(f"split must be test or dev, got {split!r}")
     task = parse_tasks([task])[0]
+    if task == SAMPLE_TASK:
+        pairs = read_pairs(None)
+        return Task(SAMPLE_TASK, {SAMPLE_TASK: pairs}, split, str(sample_pairs_path()))
     if data_dir is None:
         return load_hub_task(task, split)
     root = Path(data_dir).expanduser()
@@ -265,7 +305,7 @@ def load_user_task(source: str | os.PathLike, split: str = "test") -> Task:
     p = Path(source).expanduser()
     if looks_like_path(source) or "/" not in str(source):  # hub ids are owner/name
         pairs, name, split = parse_pairs(read_bytes(p), p.name), p.stem, "file"
-        name = f"{name}-file" if name in TASKS else name  # never shadows a benchmark's result
+        name = f"{name}-file" if name in ALL_TASKS else name  # never shadows a benchmark's result
     else:
         pairs, name = load_hub_pairs(str(source), split), str(source)
     if pairs.scores is None:
