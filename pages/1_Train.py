@@ -6,12 +6,12 @@ from srl_explorer.data import DataError, sample_corpus_path
 from srl_explorer.encoder import DEFAULT_MODEL, POOLERS
 from srl_explorer.losses import LOSSES, hparam_names, loss_hyperparameters
 from srl_explorer.rundir import RunDir
+from srl_explorer.ui.charts import log_toggle, scroll_to, show_live_charts
 from srl_explorer.ui.common import (
     POLL_SECONDS,
     checkpoint_root,
     config_inputs,
     job_registry,
-    live_figure,
     read_upload,
     run_records,
     setup_page,
@@ -29,7 +29,10 @@ st.title("Train")
 root = checkpoint_root()
 job_registry().reap()
 
-with st.expander("New run", expanded=not rundir.list_runs(root)):
+started = st.session_state.pop("train-started", None)
+if started:  # the rerun after Start: fold the form and go to the live charts
+    st.session_state["new-run-open"] = False
+with st.expander("New run", expanded=not rundir.list_runs(root), key="new-run-open", on_change="rerun"):
     left, right = st.columns(2)
     with left:
         model_kind = st.radio("Model", MODEL_KINDS, horizontal=True)
@@ -95,9 +98,14 @@ with st.expander("New run", expanded=not rundir.list_runs(root)):
             st.error(str(e))
         else:
             st.query_params["run"] = run_dir.name
-            st.success(f"Started {run_dir.name} in its own process; it keeps running if you close this tab.")
+            st.session_state["train-started"] = run_dir.name
+            st.rerun()
 
 # ------------------------------------------------------------------ watch a run
+st.subheader("Watch a run", anchor="live-charts")
+if started:
+    st.success(f"Started {started} in its own process; it keeps running if you close this tab.")
+    scroll_to("live-charts")
 all_runs = {r.name: r for r in rundir.list_runs(root)}
 if not all_runs:
     st.info("No runs yet.")
@@ -111,6 +119,8 @@ selected = st.selectbox("Run", names, index=names.index(default),
 st.query_params["run"] = selected
 run_dir = all_runs[selected].path
 run = RunDir(run_dir)
+run_config = run.read_config()
+log_toggle()
 
 
 def render_run(polling: bool = False) -> None:
@@ -130,16 +140,11 @@ def render_run(polling: bool = False) -> None:
         elif stop_col.button("Stop run", key=f"stop-{selected}"):
             jobs.stop_async(run_dir)
             stop_col.caption("Stopping after the current step…")
-    if state in (rundir.FAILED, rundir.KILLED):
+    if state in (rundir.FAILED, rundir.KILLED):  # said once; no "waiting for metrics" below it
         st.error(f"Run {state}: {status.get('error') or 'no error text recorded'}")
     if status.get("best") is not None:
         st.caption(f"Best STS dev Spearman {status['best']:.2f} at step {status.get('best_step')}.")
-    if any("loss" in r or "stsb_dev_spearman" in r for r in records):
-        st.plotly_chart(live_figure(records), width="stretch", key=f"live-{selected}")
-        st.caption("x axes: training step. Dissipation: 1 − pos_prob (InfoNCE family) or the fraction of "
-                   "active hinges (margin losses); it shrinks as the gradient on the positive pair fades.")
-    else:
-        st.info("Waiting for the first metrics (loading the model and the corpus)…")
+    show_live_charts(selected, records, run_config, state)
 
 
 if jobs.status_with_log_error(run_dir).get("state") == rundir.LIVE:

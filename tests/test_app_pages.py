@@ -140,7 +140,51 @@ def test_train_page_failed_run_shows_error(app, ckpt_root, scratch):
                                                  "step": 4, "max_steps": 10, "started": 1.0})
     open_page(app, "pages/1_Train.py")
     next(s for s in app.selectbox if s.label == "Run").select("failed-run").run()
-    assert any("loss=nan" in e.value for e in app.error)
+    assert [e.value for e in app.error] == ["Run failed: non-finite loss at step 4: loss=nan"]  # said once
+    assert not [i for i in app.info if "Waiting for the first metrics" in i.value]  # and nothing else
+
+
+def test_live_charts_are_built_once_per_new_metric_line(app, ckpt_root, scratch):
+    """Polls without a new line hand the browser the same figure (no rebuild, no redraw); a new line builds
+    one new figure. The panels have one colour per metric, a legend and a y title each, log gradient axes."""
+    from srl_explorer.ui.charts import BUILDS_KEY
+    from srl_explorer.viz import METRIC_COLORS
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])
+    scratch.append("live-poll")
+    try:
+        run = fake_live_run(ckpt_root, "live-poll", sleeper.pid)
+        app.query_params["run"] = "live-poll"
+        open_page(app, "pages/1_Train.py")
+        builds, spec = app.session_state[BUILDS_KEY], charts(app)[0].proto.spec
+        for _ in range(3):  # polls that find no new line
+            app.run()
+            assert app.session_state[BUILDS_KEY] == builds and charts(app)[0].proto.spec == spec
+        with open(run / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({**LIVE_RECORDS[2], "step": 3, "elapsed_s": 3.0, "loss": 1.2}) + "\n")
+        app.run()
+        assert app.session_state[BUILDS_KEY] == builds + 1
+        fig = json.loads(charts(app)[0].proto.spec)
+        loss = next(t for t in fig["data"] if t["name"] == "loss")
+        assert loss["y"] == [2.0, 1.5, 1.2] and loss["line"]["color"] == METRIC_COLORS["loss"]
+        assert "wall" in loss["text"][0] and "step" in loss["hovertemplate"]
+        assert len({t.get("legend", "legend") for t in fig["data"] if t.get("showlegend") is not False}) == 5
+        assert fig["layout"]["yaxis"]["title"]["text"] == "loss (nats)"
+        assert fig["layout"]["yaxis2"]["type"] == "log"  # gradient norms
+        assert fig["layout"]["xaxis5"]["range"][1] >= 10  # STS from step 0: not -1..1
+        next(t for t in app.toggle if t.label.startswith("Log scale")).set_value(False).run()
+        assert json.loads(charts(app)[0].proto.spec)["layout"]["yaxis2"]["type"] == "linear"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_live_panel_says_why_a_loss_has_no_dissipation():
+    from srl_explorer.viz import live_panels
+    records = [{"step": 1, "elapsed_s": 1.0, "loss": 1.0, "grad_norm_z": 0.1, "align": 0.3, "uniform": -2.0}]
+    panel = next(p for p in live_panels(records, "A&U", None).panels if p.title == "Dissipation")
+    assert not panel.lines and "A&U" in panel.note and "by design" in panel.note
+    sts = next(p for p in live_panels(records, "InfoNCE", "pos_prob", eval_every=20).panels if "STS" in p.title)
+    assert sts.note == "no dev evaluation yet (every 20 steps)"
 
 
 def test_train_form_errors_are_messages(app):
@@ -155,16 +199,27 @@ def test_train_form_errors_are_messages(app):
 
 
 def test_compare_overlays_runs_and_tables_them(app):
+    from srl_explorer.losses import loss_color
     open_page(app, "pages/2_Compare.py")
     assert set(app.multiselect[0].value) == {"done-mpt", "live-infonce"}
     table = app.dataframe[0].value
-    assert set(table["run"]) == {"done-mpt", "live-infonce"}
-    assert "best STS dev" in table and table.set_index("run").loc["live-infonce", "best STS dev"] == 10.0
+    assert list(table.columns)[:6] == ["run", "loss", "best dev STS", "at step", "last dev STS", "drop from best"]
+    assert "lr" not in table  # hyperparameters are in their own table, behind an expander
+    row = table.set_index("run").loc["live-infonce"]
+    assert row["loss"] == "InfoNCE" and row["best dev STS"] == 10.0 and row["drop from best"] == 0.0
+    assert "lr" in app.dataframe[1].value
     assert len(charts(app)) == 2  # overlay and the alignment-uniformity plane
-    next(s for s in app.selectbox if s.label == "Metric").select("loss").run()
+    overlay = json.loads(charts(app)[0].proto.spec)
+    by_name = {t["name"]: t for t in overlay["data"]}
+    assert by_name["live-infonce"]["line"]["color"] == loss_color("infonce")  # the loss's colour, not trace order
+    assert by_name["done-mpt"]["line"]["color"] == loss_color("mpt")
+    assert all("markers" in t["mode"] for t in overlay["data"])  # a one-point run stays visible
+    next(s for s in app.selectbox if s.label == "Metric").select("grad_norm_z").run()
+    next(t for t in app.toggle if t.label == "Log y axis").set_value(True).run()
+    assert json.loads(charts(app)[0].proto.spec)["layout"]["yaxis"]["type"] == "log"
     app.slider[0].set_value(0.6).run()
     app.radio[0].set_value("wall time").run()
-    assert not app.exception and "last loss" in app.dataframe[0].value
+    assert not app.exception
 
 
 def test_embeddings_base_vs_best_and_recolour_reuses_projections(app):

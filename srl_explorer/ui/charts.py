@@ -1,0 +1,87 @@
+"""Streamlit glue for the charts of the Train and Compare pages: the live panels, redrawn only when new
+metric lines arrived; the log toggles; scrolling to the charts after Start; chart and CSV downloads.
+
+A chart re-emitted with a byte-identical figure is not redrawn by the browser (Streamlit memoises the parsed
+figure on its spec), so the live fragment keeps, per session, the figure it built for the current number of
+records and hands the same figure back until a new line arrives.
+"""
+from __future__ import annotations
+
+import streamlit as st
+import streamlit.components.v1 as components
+
+from .. import rundir
+from ..viz import live_panels, to_plotly
+from .common import thin_records
+
+LOG_KEY = "live-log-y"
+BUILDS_KEY = "live-chart-builds"  # figures built in this session (a test counts them)
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg", "scale": 1}}
+
+
+def loss_meta(loss: str | None) -> tuple[str | None, str | None, str | None]:
+    """(label, colour, dissipation diagnostic) of loss ``loss`` from the loss registry; the diagnostic is
+    "" (unknown) when the loss is not registered."""
+    from ..losses import LOSSES  # torch: imported when a chart needs it (the server pre-imports it)
+    cls = LOSSES.get(loss or "")
+    return (cls.label, cls.color, cls.diagnostic) if cls else (loss, None, "")
+
+
+def log_toggle(key: str = LOG_KEY, label: str = "Log scale for gradient norms and dissipation") -> bool:
+    return st.toggle(label, value=True, key=key)
+
+
+def live_figure(run_key: str, records: list[dict], loss: str | None, eval_every: int | None, log_y: bool):
+    """The live panels of a run, built once per (run, record count, log axis) in this session."""
+    sig = (run_key, len(records), records[-1].get("step") if records else None, log_y)
+    cached = st.session_state.get("live-figure")
+    if cached is not None and cached[0] == sig:
+        return cached[1]
+    label, _, diagnostic = loss_meta(loss)
+    fig = to_plotly(live_panels(thin_records(records), label, diagnostic, log_y=log_y, eval_every=eval_every))
+    st.session_state["live-figure"] = (sig, fig)
+    st.session_state[BUILDS_KEY] = st.session_state.get(BUILDS_KEY, 0) + 1
+    return fig
+
+
+def show_live_charts(run_key: str, records: list[dict], config: dict, state: str) -> None:
+    """The live panels, or one line saying why there are none yet (nothing for a failed run: its error
+    is shown once, above)."""
+    if any("loss" in r or "stsb_dev_spearman" in r for r in records):
+        fig = live_figure(run_key, records, config.get("loss"), config.get("eval_every"),
+                          st.session_state.get(LOG_KEY, True))
+        st.plotly_chart(fig, width="stretch", key=f"live-{run_key}", config=PLOTLY_CONFIG)
+        st.caption("Hover a point for its step, wall time and value. Dissipation: 1 − p_pos (InfoNCE family) "
+                   "or the fraction of active hinges (margin losses); it shrinks as the gradient on the positive "
+                   "pair fades.")
+    elif state == rundir.LIVE:
+        st.info("Waiting for the first metrics (loading the model and the corpus)…")
+    elif state not in (rundir.FAILED, rundir.KILLED):
+        st.info("This run logged no metrics.")
+
+
+def scroll_to(anchor: str) -> None:
+    """Scroll the page to the element with id ``anchor`` once it is drawn (a zero-height script frame)."""
+    components.html(f"""<script>
+      const go = (n) => {{
+        const el = window.parent.document.getElementById({anchor!r});
+        if (el) {{ el.scrollIntoView({{behavior: "instant", block: "start"}}); }}
+        else if (n > 0) {{ setTimeout(() => go(n - 1), 100); }}
+      }};
+      go(50);
+    </script>""", height=0)
+
+
+# --------------------------------------------------------------------------- downloads
+@st.cache_data(show_spinner=False, max_entries=8)
+def _image(fig_json: str, fmt: str) -> bytes:
+    import plotly.io as pio
+    return pio.from_json(fig_json).to_image(format=fmt, width=1200, height=600, scale=2 if fmt == "png" else 1)
+
+
+def chart_downloads(fig, stem: str, columns) -> None:
+    """PNG and SVG download buttons for ``fig``, drawn server-side by kaleido (Chromium) only when clicked."""
+    spec = fig.to_json()
+    for col, fmt, mime in ((columns[0], "png", "image/png"), (columns[1], "svg", "image/svg+xml")):
+        col.download_button(f"Chart as {fmt.upper()}", lambda fmt=fmt: _image(spec, fmt), file_name=f"{stem}.{fmt}",
+                            mime=mime, on_click="ignore", key=f"dl-{stem}-{fmt}")
