@@ -1,27 +1,21 @@
 """Similarity: score your own sentence pairs with any checkpoint."""
 import streamlit as st
 
-from srl_explorer.data import DataError, parse_pairs
 from srl_explorer.similarity import gold_correlations, score_pairs
-from srl_explorer.ui.common import checkpoint_choices, get_encoder, read_upload, setup_page
+from srl_explorer.ui.common import checkpoint_choices, get_encoder, setup_page
+from srl_explorer.ui.pairs_input import pasted_pairs, uploaded_pairs
 from srl_explorer.viz import gold_scatter, to_plotly
 
-setup_page("Similarity", "🔍")
+setup_page("Similarity", ":material/join_inner:")
 st.title("Similarity")
 st.markdown("Upload a CSV or TSV with columns `sentence1`, `sentence2` and optionally `score` (0–5), "
-            "or paste the same format below.")
+            "or paste pairs below.")
 choices = checkpoint_choices()
 label = st.selectbox("Checkpoint", list(choices))
-upload = st.file_uploader("Pairs file", type=["csv", "tsv", "txt"])
-pasted = st.text_area("…or paste pairs", max_chars=1_000_000,
-                      placeholder="sentence1,sentence2,score\nA man plays guitar.,A man is playing a guitar.,4.8")
-if upload is None and not pasted.strip():
-    st.stop()
-try:
-    raw, name = (read_upload(upload), upload.name) if upload is not None else (pasted.encode(), "pasted text")
-    pairs = parse_pairs(raw, name)
-except DataError as e:
-    st.error(str(e))
+pairs = uploaded_pairs("Pairs file")
+pasted = pasted_pairs()
+pairs = pairs if pairs is not None else pasted  # a kept upload first (Clear file to score the paste)
+if pairs is None:
     st.stop()
 enc = get_encoder(*choices[label])
 if enc is None:

@@ -253,6 +253,33 @@ def clusters(x: np.ndarray, k: int = 8, seed: int = 0) -> np.ndarray:
     return _cached(content_key(x, "kmeans", k, seed), compute)
 
 
+def joint_clusters(embeddings: list[np.ndarray], k: int = 8, seed: int = 0) -> np.ndarray:
+    """One KMeans label (N,) per sentence from several checkpoints' embeddings of the *same* N sentences
+    (each (N, d_i), L2-normalized; the d_i may differ), so a cluster means the same on every map.
+
+    The features are the checkpoints' embeddings side by side, (N, Σ d_i): the squared distance between two
+    sentences is then the sum of their squared distances in each checkpoint, so every checkpoint weighs the
+    same and a sentence gets one label, not one per map. With one checkpoint this is :func:`clusters`."""
+    if not embeddings:
+        raise ValueError("joint_clusters needs at least one embedding matrix")
+    n = {len(e) for e in embeddings}
+    if len(n) != 1:
+        raise ValueError(f"joint_clusters needs the same sentences in every matrix, got row counts {sorted(n)}")
+    return clusters(np.hstack([np.asarray(e, dtype=np.float32) for e in embeddings]), k, seed)
+
+
+def map_table(sentences: list[str], coords: np.ndarray, labels: np.ndarray | None = None,
+              gold: np.ndarray | None = None):
+    """The export of a map: a DataFrame with one row per sentence, its 2-D coordinates ``x``, ``y``, its
+    ``cluster`` (1-based, as in the legend) and its ``gold score`` (empty without)."""
+    import pandas as pd
+    table = pd.DataFrame({"sentence": sentences, "x": coords[:, 0], "y": coords[:, 1]})
+    if labels is not None:
+        table["cluster"] = np.asarray(labels) + 1
+    table["gold score"] = gold if gold is not None else np.nan
+    return table
+
+
 def nearest(query: np.ndarray, x: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Top-k rows of L2-normalized ``x`` (N, d) by cosine to a normalized ``query`` (d,):
     (indices (k,), cosines (k,)), most similar first."""
