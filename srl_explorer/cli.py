@@ -1,4 +1,4 @@
-"""Command line: ``python -m srl_explorer {train,eval,reproduce} ...``.
+"""Command line: ``python -m srl_explorer {train,eval,reproduce,runs,...} ...``.
 
 Every user error ends with one line on stderr and exit code 2, never a traceback. Each subcommand is a
 module with ``add_arguments(parser)`` and ``run(args) -> int``, listed in :data:`SUBCOMMANDS`.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .encoder import ModelLoadError
@@ -19,6 +20,7 @@ SUBCOMMANDS = (  # (name, module, help); a module that fails to import is an err
     ("reproduce", "srl_explorer.paper.reproduce", "run the paper's comparison of all losses"),
     ("push", "srl_explorer.hub", "upload a run's checkpoint to the Hugging Face hub"),
     ("export-tb", "srl_explorer.reporting", "write a run's metrics.jsonl as TensorBoard event files"),
+    ("runs", "srl_explorer.runs_cli", "list, delete, rename and annotate runs"),
     ("app", "srl_explorer.app_cli", "start the Streamlit app (runs of ./checkpoints or $SRL_CHECKPOINTS)"),
 )
 
@@ -31,8 +33,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+def program_name() -> str:
+    """``srl-explorer`` when run through the console script, else ``python -m srl_explorer``."""
+    return "srl-explorer" if os.path.basename(sys.argv[0]) == "srl-explorer" else "python -m srl_explorer"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m srl_explorer",
+    p = _Parser(prog=program_name(),
                 description="Contrastive learning of sentence representations: train, evaluate, reproduce.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, module, help_text in SUBCOMMANDS:
