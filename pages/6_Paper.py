@@ -9,7 +9,7 @@ from srl_explorer.paper.dissipation import explain_at, sweep, sweep_chart
 from srl_explorer.ui.common import checkpoint_root, setup_page
 from srl_explorer.viz import to_plotly
 
-VERDICT_BOX = {"agrees": st.success, "partly agrees": st.warning, "disagrees": st.error,
+VERDICT_BOX = {"agrees": st.success, "partly agrees": st.warning, "inconclusive": st.warning, "disagrees": st.error,
                "not enough evidence": st.info}
 
 setup_page("Paper", ":material/description:")
@@ -27,7 +27,7 @@ metrics: list[paper.RunMetrics] = []
 if source == "a reproduction":
     if not repros:
         st.info(f"No reproduction yet in `{root}`. Run `python -m srl_explorer reproduce --preset cpu-small` "
-                "(all seven losses, under 45 minutes on 2 CPU cores), or pick runs.")
+                "(all seven losses, three seeds, on 2 CPU cores), or pick runs.")
     else:
         chosen = st.selectbox("Reproduction (newest first)", repros, format_func=lambda p: p.name)
         manifest = paper.read_manifest(chosen)
@@ -41,6 +41,11 @@ else:
 
 if metrics:
     st.dataframe(pd.DataFrame(paper.summary_table(metrics)), hide_index=True, width="stretch")
+    st.markdown(paper.loss_table_markdown(paper.loss_table(metrics)))
+    st.caption("*best* is the best dev STS after training began (step > 0); step 0, the starting model, is "
+               "reported on its own. Over several seeds: mean ± sd. A verdict agrees or disagrees only when the "
+               "difference exceeds the seed spread (and a fixed tolerance); otherwise it is inconclusive. A run "
+               "that did not train (zero loss or gradient at every step) never counts as a tie.")
 
 for i, claim in enumerate(paper.evaluate_claims(metrics), 1):
     st.subheader(f"Claim {i}")
@@ -50,7 +55,7 @@ for i, claim in enumerate(paper.evaluate_claims(metrics), 1):
         VERDICT_BOX[claim.verdict](f"Evidence: **{claim.verdict}**")
         st.markdown(claim.evidence)
     with right:
-        chart = paper.claim_chart(claim.key, metrics)
+        chart = paper.claim_chart(claim.key, paper.first_seed(metrics))
         if chart.empty:
             st.caption("No data for this chart yet.")
         else:

@@ -6,7 +6,8 @@ The ``train`` command line (:func:`add_arguments`), the app's launched command (
 
     warmup_ratio: float = opt(0.0, "fraction of steps for linear warm-up", SCHEDULE)
 
-Booleans become switches: ``--name`` when the default is False, ``--no-name`` when it is True.
+Booleans become switch pairs, ``--name`` and ``--no-name``; the launched command writes the one that differs
+from the default.
 """
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ class TrainConfig:
     loss: str = opt("infonce", "contrastive loss", WHAT, tuple(LOSSES))
     model: str = opt(DEFAULT_MODEL, "Hugging Face id, local path or run checkpoint; default: the packaged "
                      "all-MiniLM-L6-v2", WHAT)
-    pooler: str = opt("avg", "how token vectors become one sentence vector (SimCSE's names)", WHAT, POOLERS)
-    mlp_only_train: bool = opt(False, "cls pooler: use the MLP head in training only (SimCSE unsupervised)", WHAT)
+    # Default start: SimCSE's recipe (cls + MLP head in training only). The packaged model's [CLS] vector was
+    # never tuned for sentences, so InfoNCE's p_pos starts well below 1 and the hinge losses are active.
+    pooler: str = opt("cls", "how token vectors become one sentence vector (SimCSE's names)", WHAT, POOLERS)
+    mlp_only_train: bool = opt(True, "cls pooler: use the MLP head in training only (SimCSE unsupervised)", WHAT)
     train_file: str | None = opt(None, ".txt (one sentence a line), STS-format .csv/.tsv, or a hub dataset id; "
                                  "default: the shipped sample", WHAT)
     dev_file: str | None = opt(None, "STS-format scored pairs for dev Spearman; default: the shipped sample pairs",
@@ -154,10 +157,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type[TrainConfig] | None
             continue
         g = groups.get(o.group) or groups.setdefault(o.group, parser.add_argument_group(o.group))
         shown = "" if o.default is None or none_defaults or "default" in o.help else " (default %(default)s)"
-        if o.type is bool:
-            g.add_argument(o.flag, dest=o.name, action="store_false" if o.default else "store_true",
+        if o.type is bool:  # --name / --no-name
+            g.add_argument(f"--{o.name.replace('_', '-')}", dest=o.name, action=argparse.BooleanOptionalAction,
                            default=None if none_defaults else o.default,
-                           help=f"turn off: {o.help}" if o.default else o.help)
+                           help=o.help + ("" if none_defaults else f" (default: {'on' if o.default else 'off'})"))
         else:
             g.add_argument(o.flag, dest=o.name, type=o.type, default=None if none_defaults else o.default,
                            choices=list(o.choices) if o.choices else None, help=o.help + shown)

@@ -8,6 +8,7 @@ import pytest
 
 from srl_explorer import paper, rundir
 from srl_explorer.cli import main
+from srl_explorer.config import TrainConfig
 from srl_explorer.encoder import DEFAULT_MODEL
 from srl_explorer.losses import LOSSES, dissipating_losses, loss_label
 from srl_explorer.paper import RunMetrics, evaluate_claims, reproduce
@@ -21,7 +22,8 @@ LOSSES2 = ["infonce", "align_uniform"]
 
 def tiny_args(tiny_model, out, *extra) -> list[str]:
     return ["reproduce", "--model", tiny_model, "--losses", *LOSSES2, "--max-steps", "3", "--batch-size", "8",
-            "--eval-every", "2", "--train-file", "sample", "--dev-file", "sample", "--output-dir", str(out), *extra]
+            "--eval-every", "2", "--train-file", "sample", "--dev-file", "sample", "--output-dir", str(out),
+            "--seeds", "1", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +115,17 @@ def test_paper_preset_is_the_papers_setting(tmp_path, monkeypatch, capsys):
 
 def test_cpu_small_preset():
     cfg = reproduce.preset_config("cpu-small", max_steps=7)
-    assert (cfg.model, cfg.pooler, cfg.batch_size, cfg.max_seq_length, cfg.max_steps) == \
-        (DEFAULT_MODEL, "avg", 64, 32, 7)
+    # issue 14: SimCSE's start (cls + MLP in training only), no longer the sentence-tuned avg pooling
+    assert (cfg.model, cfg.pooler, cfg.mlp_only_train, cfg.batch_size, cfg.lr, cfg.max_seq_length, cfg.max_steps) == \
+        (DEFAULT_MODEL, "cls", True, 64, 3e-5, 32, 7)
     assert reproduce.CPU_SMALL_STEPS % cfg.eval_every == 0  # the last step is also an evaluation
+    tuned = reproduce.preset_config("cpu-tuned")
+    assert (tuned.model, tuned.pooler, tuned.mlp_only_train, tuned.lr) == (DEFAULT_MODEL, "avg", False, 3e-5)
+    assert reproduce.PRESET_SEEDS == {"cpu-small": 3, "cpu-tuned": 3, "paper": 1}
+    # the Train page and `train` start where cpu-small does
+    default = TrainConfig()
+    assert all(getattr(default, k) == getattr(cfg, k) for k in ("model", "pooler", "mlp_only_train", "batch_size",
+                                                                "lr", "max_seq_length"))
     with pytest.raises(ValueError, match="unknown preset"):
         reproduce.preset_config("huge")
 
@@ -165,12 +175,55 @@ def test_peak_at_step_zero_and_dissipated_start_are_partial():
                fake_run("mpt", {0: 85, 20: 84.8}), fake_run("mat", {0: 85, 20: 80})]
     c1, c2, c3 = evaluate_claims(metrics)
     assert c1.verdict == "partly agrees" and "starting model" in c1.evidence
-    assert c2.verdict == "partly agrees" and "already dissipated" in c2.evidence
+    # issue 14: InfoNCE did not fade and A&U did not fade less (a tie): the conjunction disagrees (was "partly")
+    assert c2.verdict == "disagrees" and "already dissipated" in c2.evidence
     assert c3.verdict == "partly agrees" and c3.numbers["never_active"] == []
     still = fake_run("dcl_hinge", {0: 85, 20: 85})
     still.records += [{"step": i, "active_frac": 0.0} for i in (1, 2, 3)]
     c3 = evaluate_claims([*metrics, still])[2]
     assert c3.numbers["never_active"] == ["dcl_hinge"] and "did not change" in c3.evidence
+
+
+def seeded(loss: str, bests: list[float], grads: list[list[float]] | None = None) -> list[RunMetrics]:
+    """One run per seed: best dev STS ``b`` at step 10, then 2 points lower for A&U (it overfits), else b - 1."""
+    runs = []
+    for k, b in enumerate(bests):
+        r = fake_run(loss, {0: 60, 10: b, 20: b - (2 if loss == "align_uniform" else 1)}, grads[k] if grads else None)
+        runs.append(RunMetrics(loss if k == 0 else f"{loss} · seed {42 + k}", loss, r.path, r.records, "finished",
+                               42 + k))
+    return runs
+
+
+def test_a_difference_within_the_seed_spread_is_inconclusive():
+    fading, flat = [1.0] * 5 + [0.3] * 15, [1.0] * 20
+    tight = [*seeded("infonce", [76.0, 76.2, 75.8], [fading] * 3), *seeded("align_uniform", [72.0, 72.3, 71.7],
+                                                                          [flat] * 3)]
+    c1 = evaluate_claims(tight)[0]
+    assert c1.numbers["gap"] == pytest.approx(4.0) and "over 3 seeds" in c1.evidence and "76.00 ± 0.20" in c1.evidence
+    noisy = [*seeded("infonce", [76.0, 80.0, 72.0], [fading] * 3), *seeded("align_uniform", [74.0, 70.0, 78.0],
+                                                                          [flat] * 3)]
+    c1, c2, _ = evaluate_claims(noisy)
+    assert c1.verdict == "inconclusive" and c1.numbers["threshold"] > abs(c1.numbers["gap"])
+    assert c2.verdict == "agrees"  # the fade ratios are the same in every seed: no spread
+    grads = [[1.0] * 5 + [0.3] * 15, [1.0] * 5 + [1.2] * 15, [1.0] * 5 + [0.5] * 15]
+    c2 = evaluate_claims([*seeded("infonce", [76] * 3, grads), *seeded("align_uniform", [72] * 3, grads)])[1]
+    assert c2.verdict == "inconclusive" and c2.numbers["infonce_ratio_sd"] > 0.3
+
+
+def test_an_all_zero_run_did_not_train_and_is_never_a_tie():
+    from srl_explorer.runstats import did_not_train
+    zero = [{"step": 0, "stsb_dev_spearman": 80.0}, *({"step": s, "loss": 0.0, "grad_norm": 0.0, "active_frac": 0.0}
+                                                       for s in (1, 2, 3)), {"step": 3, "stsb_dev_spearman": 80.0}]
+    assert did_not_train(zero) and not did_not_train(zero[:1])  # nothing logged yet: nothing to say
+    assert not did_not_train([*zero, {"step": 4, "loss": 0.3, "grad_norm": 0.1}])
+    inf = fake_run("infonce", {0: 80, 3: 80}, [1.0, 0.5, 0.2])
+    idle = RunMetrics("mpt", "mpt", Path("mpt"), zero, "finished")
+    c3 = evaluate_claims([inf, idle])[2]
+    assert c3.verdict == "not enough evidence" and "did not train" in c3.evidence
+    assert c3.numbers["did_not_train"] == ["mpt"]
+    row = paper.summarize_run(idle)
+    assert row["trained"] is False and row["best"] == 80.0  # the numbers stay visible, flagged
+    assert "**did not train**" in paper.report.table_markdown([row])
 
 
 def test_no_runs_is_not_enough_evidence():

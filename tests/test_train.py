@@ -50,7 +50,9 @@ def test_every_loss_trains_and_writes_every_field(tiny_model, tmp_path, loss):
     assert EVAL_FIELDS <= set(recs[2]) and EVAL_FIELDS <= set(recs[3])  # eval_every=2 and the end
     status = rundir.read_status(run)
     assert status["state"] == "finished" and status["step"] == 3
-    assert status["best"] == pytest.approx(max(r["stsb_dev_spearman"] for r in recs if "stsb_dev_spearman" in r))
+    # issue 14: best is over the evaluations after training began (step > 0), never the start
+    assert status["best"] == pytest.approx(max(r["stsb_dev_spearman"] for r in recs[1:] if "stsb_dev_spearman" in r))
+    assert status["best_step"] > 0 and status["start"] == pytest.approx(recs[0]["stsb_dev_spearman"])
     for ckpt in ("best", "final", "last"):
         AutoModel.from_pretrained(run / ckpt)
     assert json.loads((run / "config.json").read_text())["loss"] == loss
@@ -62,6 +64,25 @@ def test_logged_gradient_norms_are_consistent(tiny_model, tmp_path):
         # g_z = 0.5 g_align + 0.5 g_uniform, and the logged parts are already weighted
         assert r["grad_norm_z"] <= r["grad_norm_align"] + r["grad_norm_uniform"] + 1e-6
         assert r["loss"] == pytest.approx(0.5 * r["loss_align"] + 0.5 * r["loss_uniform"], rel=1e-5)
+
+
+def test_best_is_never_the_starting_model(tiny_model, tmp_path, monkeypatch):
+    """The start scores highest (a dev metric that falls with every step): status, ``best/`` and the records
+    still agree that *best* is the best evaluation after step 0."""
+    from srl_explorer.dev import DevEvaluator
+    calls = []
+
+    def falling(self, encoder):
+        calls.append(1)
+        return {"stsb_dev_spearman": 90.0 - 10 * len(calls), "dev_align": 0.1, "dev_uniform": -1.0}
+
+    monkeypatch.setattr(DevEvaluator, "__call__", falling)
+    run = train(tiny_cfg(tiny_model, tmp_path / "r", max_steps=4, eval_every=2))
+    status = rundir.read_status(run)
+    assert [r["stsb_dev_spearman"] for r in records(run) if "stsb_dev_spearman" in r] == [80.0, 70.0, 60.0]
+    assert (status["start"], status["best"], status["best_step"]) == (80.0, 70.0, 2)
+    card = (run / "best" / "README.md").read_text()
+    assert "**Steps:** 2 of 4" in card and "70.00" in card
 
 
 def test_schedule_and_batches_are_pure_functions_of_the_step():

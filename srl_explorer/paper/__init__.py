@@ -8,11 +8,12 @@
     dissipation.py  gradient dissipation on a synthetic batch, without training (the Paper page's explorer)
 """
 from .charts import au_plane_chart, claim_chart, dev_sts_chart, dissipation_chart, grad_norm_chart, report_charts
-from .claims import CLAIMS, ClaimResult, evaluate_claims, fade, summarize_run, summary_table
-from .evidence import RunMetrics, find_reproductions, load_reproduction, load_run, read_manifest
-from .report import REPORT, STARTING_MODEL_NOTE, write_report
+from .claims import CLAIMS, VERDICTS, ClaimResult, evaluate_claims, fade, loss_table, summarize_run, summary_table
+from .evidence import RunMetrics, find_reproductions, first_seed, load_reproduction, load_run, read_manifest
+from .report import REPORT, SENTEVAL_HINT, STARTING_MODEL_NOTE, loss_table_markdown, senteval_markdown, write_report
 
-__all__ = ["CLAIMS", "REPORT", "STARTING_MODEL_NOTE", "ClaimResult", "RunMetrics", "au_plane_chart", "claim_chart",
+__all__ = ["CLAIMS", "REPORT", "SENTEVAL_HINT", "STARTING_MODEL_NOTE", "VERDICTS", "first_seed", "loss_table",
+           "loss_table_markdown", "senteval_markdown", "ClaimResult", "RunMetrics", "au_plane_chart", "claim_chart",
            "dev_sts_chart", "dissipation_chart", "evaluate_claims", "fade", "find_reproductions", "grad_norm_chart",
            "load_reproduction", "load_run", "read_manifest", "report_charts", "summarize_run", "summary_table",
            "write_report"]

@@ -21,6 +21,7 @@ class RunMetrics:
     path: Path
     records: list[dict]
     state: str = "unknown"
+    seed: int | None = None
 
     def series(self, key: str, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of the finite values of ``key`` at steps >= ``start``; (N,) each."""
@@ -32,8 +33,9 @@ class RunMetrics:
 def load_run(path: str | os.PathLike, label: str | None = None) -> RunMetrics:
     run = RunDir(path)
     records, _ = run.read_metrics()
-    loss = str(run.read_config().get("loss", "?"))
-    return RunMetrics(label or run.name, loss, run.path, records, run.status().get("state", "unknown"))
+    config = run.read_config()
+    return RunMetrics(label or run.name, str(config.get("loss", "?")), run.path, records,
+                      run.status().get("state", "unknown"), config.get("seed"))
 
 
 def read_manifest(repro_dir: str | os.PathLike) -> dict:
@@ -45,14 +47,19 @@ def read_manifest(repro_dir: str | os.PathLike) -> dict:
 
 
 def load_reproduction(repro_dir: str | os.PathLike) -> list[RunMetrics]:
-    """The runs of a reproduction that have started, in the manifest's order, labelled by loss."""
+    """The runs of a reproduction that have started, seed by seed in the manifest's loss order. The runs of the
+    first seed are labelled by their loss, the others ``<loss> · seed <N>``."""
     repro_dir = Path(repro_dir)
     manifest = read_manifest(repro_dir)
+    seeds = manifest.get("seeds") or [manifest.get("settings", {}).get("seed")]
+    runs = manifest.get("runs", {})
     out = []
-    for loss in manifest.get("losses", []):
-        run = RunDir(repro_dir / manifest.get("runs", {}).get(loss, {}).get("dir", loss))
-        if run.config_file.exists():
-            out.append(load_run(run.path, label=loss))
+    for seed in seeds:
+        for loss in manifest.get("losses", []):
+            key = loss if len(seeds) == 1 else f"{loss}-seed{seed}"
+            run = RunDir(repro_dir / runs.get(key, {}).get("dir", key))
+            if run.config_file.exists():
+                out.append(load_run(run.path, label=loss if seed == seeds[0] else f"{loss} · seed {seed}"))
     return out
 
 
@@ -66,9 +73,14 @@ def find_reproductions(root: str | os.PathLike) -> list[Path]:
         "created", d.stat().st_mtime), reverse=True)
 
 
-def by_loss(metrics: Sequence[RunMetrics]) -> dict[str, RunMetrics]:
-    """The first run of each loss (a reproduction has one per loss)."""
-    out: dict[str, RunMetrics] = {}
+def by_loss(metrics: Sequence[RunMetrics]) -> dict[str, list[RunMetrics]]:
+    """The runs of each loss (one per seed), in order."""
+    out: dict[str, list[RunMetrics]] = {}
     for m in metrics:
-        out.setdefault(m.loss, m)
+        out.setdefault(m.loss, []).append(m)
     return out
+
+
+def first_seed(metrics: Sequence[RunMetrics]) -> list[RunMetrics]:
+    """The first run of each loss (the charts show one seed)."""
+    return [runs[0] for runs in by_loss(metrics).values()]

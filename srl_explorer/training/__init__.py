@@ -5,8 +5,8 @@ status, signals, checkpoints, resume).
 """
 from ..config import TrainConfig
 from .lifecycle import TrainingError
-from .loop import train
+from .loop import Hooks, train
 from .setup import batch_indices, linear_schedule, pick_autocast_dtype, pick_device
 
-__all__ = ["TrainConfig", "TrainingError", "train", "batch_indices", "linear_schedule", "pick_autocast_dtype",
+__all__ = ["TrainConfig", "TrainingError", "Hooks", "train", "batch_indices", "linear_schedule", "pick_autocast_dtype",
            "pick_device"]

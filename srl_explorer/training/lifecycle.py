@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,8 +53,9 @@ class Progress:
         return self.best if self.best > -math.inf else None
 
     def improves(self, score: float) -> bool:
-        """Record ``score`` at the current step if it beats the best; True when it did."""
-        if math.isfinite(score) and score > self.best:
+        """Record ``score`` at the current step if it beats the best; True when it did. Step 0 (the untrained
+        model) never does: *best* is the best evaluation after training began (:mod:`srl_explorer.runstats`)."""
+        if self.step > 0 and math.isfinite(score) and score > self.best:
             self.best, self.best_step = score, self.step
             return True
         return False
@@ -108,8 +110,10 @@ class RunGuard:
         self.writer: rundir.MetricsWriter | None = None
         self._old_handlers: dict = {}
 
-    def open_metrics(self) -> rundir.MetricsWriter:
-        self.writer = rundir.MetricsWriter(self.run.metrics_file, sinks=sinks_for_run(self.run.path))
+    def open_metrics(self, on_record: Callable[[dict], None] | None = None) -> rundir.MetricsWriter:
+        """The metrics writer, with the run's reporting sinks and ``on_record`` (if any) called on each record."""
+        extra = [CallbackSink(on_record)] if on_record is not None else []
+        self.writer = rundir.MetricsWriter(self.run.metrics_file, sinks=[*sinks_for_run(self.run.path), *extra])
         return self.writer
 
     def __enter__(self) -> RunGuard:
@@ -138,6 +142,19 @@ class RunGuard:
                 signal.signal(s, h)
             D.teardown(self.dist_info)
         return isinstance(exc, Terminated)  # a signal ends the run as cancelled, not with a traceback
+
+
+class CallbackSink:
+    """A metric sink that hands each record to a function (``reproduce``'s progress line)."""
+
+    def __init__(self, fn: Callable[[dict], None]):
+        self.fn = fn
+
+    def write(self, record: dict) -> None:
+        self.fn(record)
+
+    def close(self) -> None:
+        pass
 
 
 def end_state(stop_requested: bool) -> str:

@@ -11,8 +11,10 @@ rank 0 writes files and evaluates. Status, signals and checkpoints live in :mod:
 """
 from __future__ import annotations
 
+import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from ..losses import ContrastiveLoss, build_loss
 from ..provenance import run_facts
 from ..rundir import RunDir
 from ..st_format import card_info
+from .gradients import NORM_KEYS, tangential_sq_norms, view_gradients
 from .lifecycle import (
     Checkpoints,
     Progress,
@@ -72,9 +75,7 @@ class Setup:
 class StepResult:
     out: dict[str, Tensor]  # the loss's outputs on the global batch
     grad_norm: Tensor  # parameter gradient norm, before clipping
-    g_loss: Tensor  # (2B, d) d loss / d (this rank's normalized views)
-    g_align: Tensor  # (2B, d) its alignment part
-    g_uniform: Tensor  # (2B, d) its uniformity part
+    sq_norms: Tensor  # (3,) this rank's squared tangential norms of dL/dz and its parts (see .gradients)
     z1: Tensor  # (global B, d) first views
     z2: Tensor  # (global B, d) second views
 
@@ -87,7 +88,18 @@ class StopFlags:
     non_finite: bool = False  # a non-finite loss or gradient on some rank: fail
 
 
-def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bool = False) -> Path:
+@dataclass
+class Hooks:
+    """Optional links to a caller (``reproduce``): ``start_record`` is a step-0 record to reuse instead of
+    evaluating the starting model again (same model, pooler and dev set give the same numbers);
+    ``on_record`` is called with every metric record rank 0 writes."""
+
+    start_record: dict | None = None
+    on_record: Callable[[dict], None] | None = None
+
+
+def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bool = False,
+          hooks: Hooks | None = None) -> Path:
     """Train; returns the run directory. ``resume=True`` continues ``run_dir`` from its ``last/`` checkpoint."""
     cfg.validate()
     device = pick_device(cfg.device, D.local_rank())
@@ -102,11 +114,11 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
         loss_fn = build_loss(cfg.loss, **cfg.loss_hparams())
         optim = build_optimizer(cfg, encoder, device, data.max_steps, amp_dtype)
         setup = Setup(cfg, data, encoder, model, loss_fn, optim, device, dist_info, amp_dtype)
-        run_loop(setup, run, guard, resume)
+        run_loop(setup, run, guard, resume, hooks or Hooks())
     return run.path
 
 
-def run_loop(s: Setup, run: RunDir, guard: RunGuard, resume: bool) -> None:
+def run_loop(s: Setup, run: RunDir, guard: RunGuard, resume: bool, hooks: Hooks) -> None:
     cfg, data, master, p = s.cfg, s.data, s.dist_info.master, guard.progress
     ckpt = Checkpoints(run, s.encoder, s.optim, s.device)
     if resume:
@@ -114,17 +126,22 @@ def run_loop(s: Setup, run: RunDir, guard: RunGuard, resume: bool) -> None:
     D.barrier()
     if master and not resume:  # config.json also records the evaluation length and the provenance
         run.write_config({**run.read_config(), **run_facts(s.encoder, s.device, s.dist_info.world_size, s.amp_dtype)})
-    writer = guard.open_metrics() if master else None
+    writer = guard.open_metrics(hooks.on_record) if master else None
     if master:
         run.write_status(max_steps=data.max_steps, step=p.step, steps_per_epoch=data.steps_per_epoch,
                          n_train_sentences=len(data.sentences))
     bar = progress_bar(master, p.step, data.max_steps)
     t0 = time.time() - (last_elapsed(run) if resume and master else 0.0)
     last_status, save_every, flags = 0.0, cfg.save_every or cfg.eval_every, StopFlags()
-    if p.step == 0 and master:
+    if p.step == 0 and master:  # the start: reported on its own, never the best (see srl_explorer.runstats)
         record = {"step": 0, "elapsed_s": 0.0, "lr": s.optim.scheduler.get_last_lr()[0]}
-        evaluate(s, record, p, ckpt)
+        if hooks.start_record is not None:
+            record.update({k: v for k, v in hooks.start_record.items() if k not in record})
+        else:
+            evaluate(s, record, p, ckpt)
         writer.write(record)
+        start = record.get(s.data.evaluator.primary_metric)
+        run.write_status(start=start if isinstance(start, float) and math.isfinite(start) else None)
     D.barrier()
     # On CUDA the loop queues work without waiting for the GPU. Checks, logs, evals and saves happen
     # together at "check" steps (--log-every, eval, save, stop-after, end): the loop's only CPU-GPU
@@ -146,7 +163,7 @@ def run_loop(s: Setup, run: RunDir, guard: RunGuard, resume: bool) -> None:
         if not check_now:
             continue
 
-        norms = gradient_sq_norms(result)  # every rank: a collective
+        norms = D.all_reduce_sum(result.sq_norms)  # every rank: each holds the rows of its own shard
         if master:
             record = step_record(s, result, norms, step, lr, time.time() - t0)
             if step % cfg.eval_every == 0 or step == data.max_steps:
@@ -185,32 +202,17 @@ def forward_backward(s: Setup, step: int) -> StepResult:
     with torch.autocast(s.device.type, dtype=s.amp_dtype or torch.float32, enabled=s.amp_dtype is not None):
         z = s.model(**tok)  # (2B, d)
     zn = F.normalize(z.float(), dim=-1)
-    # The loss is computed on a detached leaf: one cheap autograd.grad per part gives the
-    # gradient w.r.t. the views (and its align/uniform split); the encoder gets one backward.
+    # The loss on a detached leaf: its gradient w.r.t. the views (and the align/uniform split) comes from
+    # cheap autograd.grad calls; the encoder gets one backward (see .gradients).
     leaf = zn.detach().requires_grad_(True)
-    z1 = D.all_gather_with_grad(leaf[:cfg.batch_size])  # (global B, d)
-    z2 = D.all_gather_with_grad(leaf[cfg.batch_size:])  # (global B, d)
-    out = s.loss_fn(z1, z2)
-    g_align, g_uniform = part_grads(out, leaf)  # (2B, d) each
-    w_align, w_uniform = s.loss_fn.part_weights
-    g_loss = w_align * g_align + w_uniform * g_uniform  # == d loss / d leaf
+    grads = view_gradients(s.loss_fn, leaf, cfg.batch_size)
     # DDP averages parameter grads over ranks; the global loss needs their sum.
     scaler = s.optim.scaler
-    zn.backward(scaler.scale(g_loss * world) if scaler.is_enabled() else g_loss * world)
+    zn.backward(scaler.scale(grads.g_loss * world) if scaler.is_enabled() else grads.g_loss * world)
     if scaler.is_enabled():
         scaler.unscale_(s.optim.optimizer)
     grad_norm = torch.nn.utils.clip_grad_norm_(s.optim.params, cfg.grad_clip)
-    return StepResult(out, grad_norm, g_loss, g_align, g_uniform, z1, z2)
-
-
-def part_grads(out: dict, leaf: Tensor) -> tuple[Tensor, Tensor]:
-    """Gradients of the loss's align and uniform parts w.r.t. the normalized views (2B, d).
-
-    The loss gradient is their weighted sum (``part_weights``), so no third pass is needed.
-    """
-    g_align, = torch.autograd.grad(out["align"], leaf, retain_graph=True, materialize_grads=True)
-    g_uniform, = torch.autograd.grad(out["uniform"], leaf, materialize_grads=True)
-    return g_align, g_uniform
+    return StepResult(grads.out, grad_norm, tangential_sq_norms(grads, leaf), grads.z1, grads.z2)
 
 
 def agree_flags(s: Setup, result: StepResult, stop: bool) -> StopFlags:
@@ -232,23 +234,15 @@ def optimizer_step(optim: Optim) -> None:
     optim.optimizer.zero_grad(set_to_none=True)
 
 
-def gradient_sq_norms(result: StepResult) -> Tensor:
-    """Squared norms of the loss gradient and its parts w.r.t. the global batch's views, (3,): each
-    rank holds the gradient rows of its own shard, so their squares are summed over ranks."""
-    sq = torch.stack([result.g_loss.pow(2).sum(), result.g_align.pow(2).sum(), result.g_uniform.pow(2).sum()])
-    return D.all_reduce_sum(sq)
-
-
 def step_record(s: Setup, result: StepResult, sq_norms: Tensor, step: int, lr: float, elapsed: float) -> dict:
-    """The metrics line of a check step: the loss and its parts, gradient norms, the loss's dissipation
+    """The metrics line of a check step: the loss and its parts, gradient norms (tangential on the sphere
+    for the views), the loss's dissipation
     diagnostic, and the batch's alignment and uniformity."""
-    gz, ga, gu = sq_norms.sqrt().tolist()
-    w_align, w_uniform = s.loss_fn.part_weights
     out = result.out
     record = {"step": step, "elapsed_s": round(elapsed, 4), "lr": lr,
               "loss": out["loss"].item(), "loss_align": out["align"].item(),
               "loss_uniform": out["uniform"].item(), "grad_norm": result.grad_norm.item(),
-              "grad_norm_z": gz, "grad_norm_align": ga * abs(w_align), "grad_norm_uniform": gu * abs(w_uniform)}
+              **dict(zip(NORM_KEYS, sq_norms.sqrt().tolist(), strict=True))}
     for k in ("pos_prob", "active_frac"):
         if k in out:
             record[k] = out[k].item()
