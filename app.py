@@ -2,7 +2,8 @@
 import streamlit as st
 
 from srl_explorer import rundir
-from srl_explorer.ui.common import POLL_SECONDS, checkpoint_root, runs_table, setup_page
+from srl_explorer.ui.common import POLL_SECONDS, checkpoint_root, setup_page
+from srl_explorer.ui.runs import manage_runs, show_table
 
 setup_page("Home")
 st.title("SRL Explorer")
@@ -26,21 +27,13 @@ st.markdown(
 5. **Similarity** — upload your own sentence pairs and get cosine similarities.
 6. **Paper** — the paper's three claims next to the evidence from your runs.
 
-Headless: `python -m srl_explorer train --help`.
+Headless: `python -m srl_explorer train --help`; `python -m srl_explorer runs list` lists the runs below.
 """
 )
 st.subheader("Runs")
 root = checkpoint_root()
-
-
-def show_runs() -> None:
-    table = runs_table(root)
-    if table.empty:
-        st.info(f"No runs yet in `{root}`. Start one on the Train page.")
-    else:
-        st.dataframe(table, hide_index=True, width="stretch")
-
-
-# Refresh the table while a run is live; a static table otherwise.
+# Refresh the table while a run is live; a static table otherwise. The actions sit outside the fragment.
 live = any(r.state == rundir.LIVE for r in rundir.list_runs(root))
-(st.fragment(run_every=2 * POLL_SECONDS)(show_runs) if live else show_runs)()
+(st.fragment(run_every=2 * POLL_SECONDS)(show_table) if live else show_table)(root)
+st.markdown("**Manage a run** — rename it, keep a note with it, or delete it")
+manage_runs(root)

@@ -74,6 +74,9 @@ class TrainConfig:
     stop_after: int | None = opt(None, "pause after this step with a resumable checkpoint (continue with --resume)",
                                  OUTPUT)
     output_dir: str | None = opt(None, "run directory; default: <checkpoint root>/<time>-<loss>", OUTPUT)
+    keep: str = opt("best,final", "checkpoints kept once the run finishes: best, final, last (resumable, with the "
+                    "optimizer state) or all, comma-separated; last/ is written while training and kept by a run that "
+                    "does not finish, so --resume always works", OUTPUT)
     report_to: str | None = opt(None, "also log every metric to tensorboard (<run>/tb), wandb and/or mlflow, "
                                 "comma-separated; metrics.jsonl stays the record", OUTPUT)
     # hardware
@@ -99,6 +102,8 @@ class TrainConfig:
             raise ValueError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        from .rundir import parse_keep
+        parse_keep(self.keep)
         from .reporting import parse_report_to
         parse_report_to(self.report_to)  # unknown, or its package missing: one line before anything starts
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # config imports the losses, hence torch: the Home page must 
 
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the folder holding srl_explorer/
 STOP_GRACE_S = 30.0
+TRAINER_NICE = 10  # a launched run yields the CPU to the app's server, so pages stay responsive while it trains
+SMALL_MACHINE_CORES = 4  # up to this many cores, a launched run leaves one core to the server
 
 
 # --------------------------------------------------------------------------- commands
@@ -84,21 +86,54 @@ def launch(cfg: dict[str, Any], run_dir: str | os.PathLike) -> subprocess.Popen:
     """Start the trainer in its own session with ``cfg`` into ``run_dir``; stdout and stderr go to the
     run's log. It runs in this process's working directory, so relative paths (and ``./checkpoints``)
     mean the same for the app and the command line. The run is listed (state running) as soon as this
-    returns."""
+    returns.
+
+    The trainer runs at a lower priority (:data:`TRAINER_NICE`) and, on a small machine, with one torch
+    thread fewer than the cores (:func:`trainer_threads`), so the app's pages stay responsive while it
+    trains. ``launch.json`` records the equivalent shell command (``nice -n 10 env OMP_NUM_THREADS=1 ...``)."""
     run = RunDir(Path(run_dir).resolve())
     run.path.mkdir(parents=True, exist_ok=True)
     cfg = {**cfg, "output_dir": str(run.path)}
     command = [sys.executable, "-m", "srl_explorer", "train", *train_args(cfg)]
     run.write_config(cfg)  # the trainer rewrites it in full
+    env, threads = _child_env(), trainer_threads()
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     with open(run.log_file, "ab") as log:
         proc = subprocess.Popen(command, cwd=Path.cwd(), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=_child_env(), start_new_session=True)
-    rundir.atomic_write_json(run.launch_file, {"pid": proc.pid, "started": time.time(),
-                                               "command": cli_command(cfg)})
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    nice = _lower_priority(proc.pid)
+    prefix = (["nice", "-n", str(nice)] if nice else []) + (["env", f"OMP_NUM_THREADS={threads}"] if threads else [])
+    rundir.atomic_write_json(run.launch_file, {"pid": proc.pid, "started": time.time(), "nice": nice,
+                                               "torch_threads": threads,
+                                               "command": shlex.join(prefix) + " " * bool(prefix) + cli_command(cfg)})
     if not run.status_file.exists():  # the trainer needs seconds to import torch first
         run.write_status(state=rundir.RUNNING, pid=proc.pid, host=socket.gethostname(), started=time.time(),
                          step=0, max_steps=cfg.get("max_steps"), loss_name=cfg.get("loss"))
     return proc
+
+
+def trainer_threads(cores: int | None = None, environ: dict[str, str] | None = None) -> int | None:
+    """Torch threads for a launched run: one fewer than the cores on a machine of at most
+    :data:`SMALL_MACHINE_CORES` cores (at least one), so the server keeps a core; None (torch's own
+    choice) on bigger machines, or when the user set ``OMP_NUM_THREADS`` themselves."""
+    cores = cores or os.cpu_count() or 1
+    environ = os.environ if environ is None else environ
+    if environ.get("OMP_NUM_THREADS") or cores > SMALL_MACHINE_CORES:
+        return None
+    return max(1, cores - 1)
+
+
+def _lower_priority(pid: int) -> int:
+    """Renice the just-started trainer to this process's niceness + :data:`TRAINER_NICE` (its threads,
+    created later, inherit it); returns the increment applied (0 where that is not possible)."""
+    try:
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        target = min(19, own + TRAINER_NICE)
+        os.setpriority(os.PRIO_PROCESS, pid, target)
+        return target - own
+    except (OSError, AttributeError):  # the process is already gone, or no setpriority (Windows)
+        return 0
 
 
 def _child_env() -> dict[str, str]:

@@ -12,7 +12,9 @@ Layout of a run directory (one per run under :func:`checkpoint_root`)::
     corpus.txt                 an uploaded training corpus
     sts_results.json           evaluation-suite results for this run's checkpoints
     step0/ best/ final/        model checkpoints (Hugging Face format), each written to a temp dir and renamed
-    last/                      the latest resumable checkpoint (model + trainer_state.pt)
+    last/                      the latest resumable checkpoint (model + trainer_state.pt); a finished run
+                               keeps only the checkpoints of its ``--keep`` (default best and final)
+    note.md                    the user's free-text note on the run
 
 A folder holding ``reproduction.json`` groups the runs of one reproduction.
 
@@ -52,8 +54,21 @@ CORPUS = "corpus.txt"
 STS_RESULTS = "sts_results.json"
 REPRODUCTION = "reproduction.json"
 TRAINER_STATE = "trainer_state.pt"
+NOTE = "note.md"
 CHECKPOINTS = ("step0", "best", "final", "last")  # the named model checkpoints, in training order
 MODEL_CONFIG = "config.json"  # a Hugging Face model folder's config (inside a checkpoint), not the run's
+KEEPABLE = ("best", "final", "last")  # the checkpoints --keep chooses from ("all": every one)
+
+
+def parse_keep(text: str) -> frozenset[str]:
+    """``--keep``: ``"best,final"`` -> {"best", "final"}; ``"all"`` -> every checkpoint of :data:`KEEPABLE`."""
+    names = {n.strip() for n in str(text).split(",") if n.strip()}
+    if names == {"all"}:
+        return frozenset(KEEPABLE)
+    unknown = names - set(KEEPABLE)
+    if not names or unknown:
+        raise ValueError(f"--keep must be 'all' or a comma-separated list of {', '.join(KEEPABLE)}; got {text!r}")
+    return frozenset(names)
 
 
 # --------------------------------------------------------------------------- locations
@@ -141,6 +156,22 @@ def atomic_save_dir(final: str | os.PathLike, write: Callable[[Path], None]) -> 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def link_tree(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Fill folder ``dst`` with hard links to the files under ``src`` (copies where linking fails), for
+    two checkpoints that hold the same model; :func:`disk_usage` counts the shared files once."""
+    src, dst = Path(src), Path(dst)
+    for f in src.rglob("*"):
+        target = dst / f.relative_to(src)
+        if f.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, target)
+        except OSError:
+            shutil.copy2(f, target)
 
 
 def recover_dir(final: str | os.PathLike) -> Path | None:
@@ -306,6 +337,7 @@ class RunDir:
     corpus_file = property(lambda self: self.path / CORPUS)
     sts_results_file = property(lambda self: self.path / STS_RESULTS)
     reproduction_file = property(lambda self: self.path / REPRODUCTION)
+    note_file = property(lambda self: self.path / NOTE)
 
     def checkpoint(self, name: str) -> Path:
         """The folder of checkpoint ``name`` (one of :data:`CHECKPOINTS`)."""
@@ -420,3 +452,164 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
         elif not d.name.startswith(".") and d.is_run():
             out.append(RunInfo(d.name, d.path, d.status(), d.read_config()))
     return sorted(out, key=lambda r: r.status.get("started", r.path.stat().st_mtime), reverse=True)
+
+
+# --------------------------------------------------------------------------- managing runs
+class RunError(ValueError):
+    """A refused run action (live run, name taken, not a run...): one line for the user."""
+
+
+def _managed(run_dir: str | os.PathLike, root: str | os.PathLike | None) -> Path:
+    """``run_dir`` resolved, checked to be a run or a reproduction strictly inside ``root``."""
+    root = Path(root if root is not None else checkpoint_root()).resolve()
+    path = Path(run_dir).resolve()
+    if root not in path.parents:
+        raise RunError(f"{path} is not inside the runs folder {root}")
+    d = RunDir(path)
+    if not (d.is_run() or d.is_reproduction()):
+        raise RunError(f"{path.name}: not a run folder (no {STATUS} or {CONFIG})")
+    return path
+
+
+def live_runs(run_dir: str | os.PathLike) -> list[Path]:
+    """The live runs in ``run_dir``: itself when its status is running and its process alive, or the
+    live runs of a reproduction folder."""
+    d = RunDir(run_dir)
+    if d.is_reproduction():
+        return [r.path for r in list_runs(d.path) if r.state == LIVE]
+    return [d.path] if d.status().get("state") == LIVE else []
+
+
+def refuse_live(path: Path, action: str) -> None:
+    """Raise :class:`RunError` ("cannot delete X: it is training (pid N); stop it first") when ``path``
+    is, or holds, a live run."""
+    live = live_runs(path)
+    if live:
+        pid = RunDir(live[0]).status().get("pid")
+        what = path.name if live[0] == path else f"{path.name}/{live[0].name}"
+        raise RunError(f"cannot {action} {what}: it is training (pid {pid}); stop it first")
+
+
+def delete_run(run_dir: str | os.PathLike, root: str | os.PathLike | None = None) -> None:
+    """Delete a run (or a whole reproduction) under ``root`` (default :func:`checkpoint_root`); refuses a
+    live run. The folder is first renamed to a hidden name, so a half-deleted run is never listed.
+    Callers ask the user for confirmation first."""
+    path = _managed(run_dir, root)
+    refuse_live(path, "delete")
+    trash = path.with_name(f".deleting-{path.name}-{os.getpid()}-{time.time_ns()}")
+    os.replace(path, trash)
+    shutil.rmtree(trash)
+
+
+def rename_run(run_dir: str | os.PathLike, new_name: str, root: str | os.PathLike | None = None) -> Path:
+    """Rename a run (or a reproduction) within its folder; returns the new path. The name is sanitized;
+    a name in use, a live run, or a run inside a reproduction (named after its loss, which the
+    reproduction relies on) are refused. Paths to the run's own files recorded in its JSON files
+    (``output_dir``, an uploaded corpus, evaluated checkpoints) follow the rename, so ``--resume`` works."""
+    path = _managed(run_dir, root)
+    if RunDir(path.parent).is_reproduction():
+        raise RunError(f"{path.parent.name}/{path.name}: runs of a reproduction keep their loss's name; "
+                       f"rename the reproduction {path.parent.name} instead")
+    try:
+        clean = sanitize_name(new_name)
+    except ValueError:
+        raise RunError(f"{new_name!r} is not a usable run name (letters, digits, '.', '_' and '-')") from None
+    target = path.with_name(clean)
+    if target == path:
+        return path
+    if target.exists():
+        raise RunError(f"a run named {clean} already exists")
+    refuse_live(path, "rename")
+    os.rename(path, target)
+    for d in [target, *(r.path for r in list_runs(target))] if RunDir(target).is_reproduction() else [target]:
+        _rebase_paths(RunDir(d), path, target)
+    return target
+
+
+def _rebase_paths(run: RunDir, old: Path, new: Path) -> None:
+    """Rewrite path strings under ``old`` to ``new`` in the run's JSON files."""
+    def fix(obj: Any) -> Any:
+        if isinstance(obj, str) and (obj == str(old) or obj.startswith(str(old) + os.sep)):
+            return str(new) + obj[len(str(old)):]
+        if isinstance(obj, dict):
+            return {k: fix(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [fix(v) for v in obj]
+        return obj
+
+    for f in (run.config_file, run.status_file, run.launch_file, run.sts_results_file, run.reproduction_file):
+        data = read_json(f, None)
+        if data is not None and (fixed := fix(data)) != data:
+            atomic_write_json(f, fixed)
+
+
+def read_note(run_dir: str | os.PathLike) -> str:
+    """The run's note ("" when there is none)."""
+    try:
+        return RunDir(run_dir).note_file.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return ""
+
+
+def write_note(run_dir: str | os.PathLike, text: str) -> None:
+    """Replace the run's note atomically; an empty (or blank) note removes the file. A live run can
+    have its note edited (the trainer never touches it)."""
+    d = RunDir(run_dir)
+    if not d.path.is_dir():
+        raise RunError(f"{d.path}: no such run")
+    if not text.strip():
+        d.note_file.unlink(missing_ok=True)
+        return
+    fd, tmp = tempfile.mkstemp(dir=d.path, prefix=f".{NOTE}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text.rstrip() + "\n")
+        os.replace(tmp, d.note_file)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def disk_usage(path: str | os.PathLike) -> int:
+    """Bytes on disk under ``path`` (allocated blocks, like ``du``; a file linked twice counts once)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    stack = [Path(path)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for e in entries:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if e.is_dir(follow_symlinks=False):
+                stack.append(Path(e.path))
+            elif (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += getattr(st, "st_blocks", 0) * 512 or st.st_size
+    return total
+
+
+def format_bytes(n: int | float | None) -> str:
+    """``93_400_000`` -> ``89.1 MB`` (binary units, one decimal)."""
+    if n is None:
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""  # pragma: no cover
+
+
+def run_summary(run: RunInfo) -> dict:
+    """What the runs table (Home page, ``runs list``) shows of one run: name, state, loss, steps, last
+    loss, best dev STS, note (first line) and bytes on disk."""
+    s = run.status
+    note = read_note(run.path).strip().splitlines()
+    return {"run": run.name, "state": run.state, "loss": run.config.get("loss", s.get("loss_name")),
+            "step": s.get("step", 0), "max_steps": s.get("max_steps"), "last_loss": s.get("last_loss"),
+            "best": s.get("best"), "note": note[0] if note else "", "disk": disk_usage(run.path),
+            "started": s.get("started")}

@@ -46,7 +46,7 @@ def cfg_for(loss: str, tiny_model: str, out: Path, batch_size: int, device: str 
     """One step, no dropout, no clipping (grad_clip huge), fp32 without TF32: the runs must agree."""
     return TrainConfig(loss=loss, model=tiny_model, dropout=0.0, max_steps=1, batch_size=batch_size, lr=3e-5,
                        grad_clip=1e9, eval_every=100, max_train_sentences=64, output_dir=str(out), device=device,
-                       precision="fp32", tf32=False,
+                       precision="fp32", tf32=False, keep="all",  # adam_first_moments reads last/
                        margin={"mpt": 0.9, "met": 1.5, "mat": 0.6}.get(loss))  # margins large enough to be active
 
 

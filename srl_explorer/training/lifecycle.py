@@ -9,6 +9,7 @@ import functools
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -165,16 +166,36 @@ def end_state(stop_requested: bool) -> str:
 class Checkpoints:
     """The run's model checkpoints: ``best/`` and ``final/`` (the encoder), and the resumable ``last/``
     (the encoder plus optimizer, scheduler, RNG and progress). Each is written to a temporary folder
-    and renamed, so a crash never leaves a half-written one."""
+    and renamed, so a crash never leaves a half-written one.
 
-    def __init__(self, run: RunDir, encoder: Encoder, optim, device: torch.device):
+    ``keep`` (``--keep``) says which survive a finished run (:meth:`finish`). ``last/`` is written at every
+    ``--save-every`` whatever it says, and only a *finished* run drops it, so a stopped, failed or killed
+    run can always ``--resume``."""
+
+    def __init__(self, run: RunDir, encoder: Encoder, optim, device: torch.device, keep: str = "all"):
         self.run, self.encoder, self.optim, self.device = run, encoder, optim, device
+        self.keep = rundir.parse_keep(keep)
 
     def save_best(self) -> None:
         rundir.atomic_save_dir(self.run.checkpoint("best"), self.encoder.save)
 
     def save_final(self) -> None:
         rundir.atomic_save_dir(self.run.checkpoint("final"), self.encoder.save)
+
+    def finish(self, progress: Progress) -> None:
+        """The end of the loop (rank 0, ``progress.state`` set): write ``final/`` when kept, or when a finished
+        run would otherwise be left without any model; then a finished run drops ``last/`` unless kept. When
+        the best step is the last one, ``final/`` hard-links ``best/``'s files instead of a second copy."""
+        finished = progress.state == FINISHED
+        has_best = "best" in self.run.checkpoints()
+        if "final" in self.keep or (finished and not has_best and "last" not in self.keep):
+            if has_best and progress.best_step == progress.step:
+                rundir.atomic_save_dir(self.run.checkpoint("final"),
+                                       functools.partial(rundir.link_tree, self.run.checkpoint("best")))
+            else:
+                self.save_final()
+        if finished and "last" not in self.keep:
+            shutil.rmtree(self.run.checkpoint("last"), ignore_errors=True)
 
     def save_resumable(self, progress: Progress) -> None:
         state = {"optimizer": self.optim.optimizer.state_dict(), "scheduler": self.optim.scheduler.state_dict(),
@@ -191,7 +212,8 @@ class Checkpoints:
         to the superseded file."""
         last = D.broadcast_object(rundir.recover_dir(self.run.checkpoint("last")) if master else None)
         if last is None or not RunDir.trainer_state(last).exists():
-            raise FileNotFoundError(f"{self.run.path}: no resumable checkpoint (last/) to resume from")
+            raise FileNotFoundError(f"{self.run.path}: no resumable checkpoint (last/) to resume from; a finished "
+                                    "run keeps it only with --keep last or all")
         ckpt_encoder = Encoder.from_pretrained(last)
         self.encoder.load_state_dict(ckpt_encoder.state_dict())
         del ckpt_encoder

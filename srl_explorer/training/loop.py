@@ -120,7 +120,7 @@ def train(cfg: TrainConfig, run_dir: str | os.PathLike | None = None, resume: bo
 
 def run_loop(s: Setup, run: RunDir, guard: RunGuard, resume: bool, hooks: Hooks) -> None:
     cfg, data, master, p = s.cfg, s.data, s.dist_info.master, guard.progress
-    ckpt = Checkpoints(run, s.encoder, s.optim, s.device)
+    ckpt = Checkpoints(run, s.encoder, s.optim, s.device, cfg.keep)
     if resume:
         ckpt.resume(p, master)
     D.barrier()
@@ -183,7 +183,7 @@ def run_loop(s: Setup, run: RunDir, guard: RunGuard, resume: bool, hooks: Hooks)
 
     p.state = end_state(flags.stop)
     if master:
-        ckpt.save_final()
+        ckpt.finish(p)  # final/ and last/ as --keep says
     bar.close()
     D.barrier()
 
