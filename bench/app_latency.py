@@ -6,8 +6,17 @@
 2. Metric delay: a line appended to a live run's metrics.jsonl until its point is in the Train
    page's chart (read from plotly's data in the browser).
 3. The first UMAP map after start-up (the worker compiled numba in the background meanwhile).
+4. Cold starts (``--cold-starts N``): every page as the first page a fresh browser asks of a freshly started
+   server, N times; the table gives the median (issue 15: under 3 s).
+5. While a run trains (``--under-training N``): a command-line run (InfoNCE, batch 32, the packaged model,
+   normal priority unless ``--trainer-nice``) trains into the runs folder; on each of N freshly started
+   servers session A opens the live run on Train and keeps watching it, then session B (a fresh browser
+   context per page) loads every page once. With ``--py-spy DIR`` the server is sampled meanwhile
+   (py-spy's collapsed stacks, one file per start) and its CPU and run-queue wait are read from
+   /proc/PID/task/*/schedstat: where the time of a slow page goes.
 
     python bench/app_latency.py [--repeats 3]
+    python bench/app_latency.py --cold-starts 5 --under-training 5 --repeats 0 --md bench/results.md
     python bench/app_latency.py --screenshots docs/screenshots --checkpoints checkpoints --train-run NAME
 
 The second form only takes README screenshots of an existing checkpoints folder (read-only).
@@ -20,6 +29,8 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -36,6 +47,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from bench._browser import free_port, launch_chromium, start_app  # noqa: E402
 from bench._tiny_bert import make_tiny_bert  # noqa: E402
+from srl_explorer import rundir  # noqa: E402
 from srl_explorer.config import TrainConfig  # noqa: E402
 from srl_explorer.rundir import RunDir, atomic_write_json  # noqa: E402
 from srl_explorer.training import train  # noqa: E402
@@ -81,10 +93,10 @@ def make_runs(root: Path) -> subprocess.Popen:
     return sleeper
 
 
-def render_time(pg, url: str, path: str) -> float:
+def render_time(pg, url: str, path: str, query: str = "") -> float:
     title, charts = PAGES[path]
     t0 = time.perf_counter()
-    pg.goto(f"{url}/{path}")
+    pg.goto(f"{url}/{path}{query}", timeout=300_000)
     pg.wait_for_function(RENDERED, arg=[title, charts], timeout=300_000, polling=50)
     return time.perf_counter() - t0
 
@@ -136,41 +148,36 @@ def umap_maps(pg, url: str) -> tuple[float, float]:
     return first, fresh
 
 
-def benchmark(repeats: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "checkpoints"
-        root.mkdir()
-        sleeper = make_runs(root)
-        port = free_port()
-        t_start = time.perf_counter()
-        server = start_app(root, port)
-        startup = time.perf_counter() - t_start
-        url = f"http://127.0.0.1:{port}"
-        try:
-            with sync_playwright() as p:
-                browser = launch_chromium(p)
-                pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-                times = {path or "Home": [] for path in PAGES}
-                clicks = {path or "Home": [] for path in PAGES}
-                for _ in range(repeats):
-                    for path in PAGES:
-                        times[path or "Home"].append(render_time(pg, url, path))
-                for _ in range(repeats):
-                    for path in PAGES:
-                        clicks[path or "Home"].append(soft_nav_time(pg, path))
-                delays = metric_delay(pg, url, root / "live-infonce")
-                umap_s = umap_maps(pg, url)
-                # A restarted server (cold caches, imports, UMAP warm-up) seen by a browser that has
-                # the app's static files cached, as on a user's second day.
-                server.terminate()
-                server.wait(30)
-                server = start_app(root, port)
-                restart = {path or "Home": render_time(pg, url, path) for path in PAGES}
-                browser.close()
-        finally:
+def benchmark(root: Path, repeats: int) -> dict:
+    """Sections 1-3 of the module docstring, on one server (and a restart)."""
+    port = free_port()
+    t_start = time.perf_counter()
+    server = start_app(root, port)
+    startup = time.perf_counter() - t_start
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            times = {path or "Home": [] for path in PAGES}
+            clicks = {path or "Home": [] for path in PAGES}
+            for _ in range(repeats):
+                for path in PAGES:
+                    times[path or "Home"].append(render_time(pg, url, path))
+            for _ in range(repeats):
+                for path in PAGES:
+                    clicks[path or "Home"].append(soft_nav_time(pg, path))
+            delays = metric_delay(pg, url, root / "live-infonce")
+            umap_s = umap_maps(pg, url)
+            # A restarted server (cold caches, imports, UMAP warm-up) seen by a browser that has
+            # the app's static files cached, as on a user's second day.
             server.terminate()
             server.wait(30)
-            sleeper.kill()
+            server = start_app(root, port)
+            restart = {path or "Home": render_time(pg, url, path) for path in PAGES}
+            browser.close()
+    finally:
+        stop_server(server)
     return {"server_start_s": startup,
             "pages": {k: {"first_s": v[0], "median_rest_s": statistics.median(v[1:]) if len(v) > 1 else None,
                           "sidebar_click_median_s": statistics.median(clicks[k]), "after_restart_s": restart[k]}
@@ -178,6 +185,197 @@ def benchmark(repeats: int) -> dict:
             "load_average": os.getloadavg(), "cpus": os.cpu_count(),
             "metric_delay_s": {"median": statistics.median(delays), "max": max(delays), "all": delays},
             "umap_switch_s": umap_s[0], "umap_new_sentences_s": umap_s[1]}
+
+
+# --------------------------------------------------------------------------- cold starts, and a run training
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
+def cold_starts(root: Path, n: int) -> dict:
+    """Every page as the very first page a fresh browser context asks of a freshly started server, n times."""
+    first = {path or "Home": [] for path in PAGES}
+    starts = []
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        for _ in range(n):
+            for path in PAGES:
+                port = free_port()
+                t0 = time.perf_counter()
+                server = start_app(root, port)
+                starts.append(time.perf_counter() - t0)
+                ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+                try:
+                    first[path or "Home"].append(render_time(ctx.new_page(), f"http://127.0.0.1:{port}", path))
+                finally:
+                    ctx.close()
+                    stop_server(server)
+        browser.close()
+    return {"n": n, "server_start_s": statistics.median(starts),
+            "pages": {k: {"median_s": statistics.median(v), "all_s": v} for k, v in first.items()}}
+
+
+TRAIN_RUN = "cli-infonce"
+
+
+def start_trainer(root: Path, nice: int = 0, threads: int | None = None) -> subprocess.Popen:
+    """A command-line run as a user starts it from a shell (InfoNCE, batch 32, the packaged model) into the
+    runs folder; returns once its first loss line is on disk."""
+    run = root / TRAIN_RUN
+    shutil.rmtree(run, ignore_errors=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    cmd = [sys.executable, "-m", "srl_explorer", "train", "--loss", "infonce", "--batch-size", "32",
+           "--max-steps", "100000", "--eval-every", "100", "--output-dir", str(run)]
+    proc = subprocess.Popen((["nice", "-n", str(nice)] if nice else []) + cmd, cwd=root.parent, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError):
+            if '"loss"' in RunDir(run).metrics_file.read_text():
+                return proc
+        time.sleep(1)
+    stop_trainer(proc)
+    raise RuntimeError(f"the training run logged no loss in time (exit code {proc.poll()})")
+
+
+def stop_trainer(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+
+
+def sched(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) summed over the threads of ``pid``."""
+    on = wait = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            a, b, _ = (int(x) for x in (task / "schedstat").read_text().split())
+            on, wait = on + a / 1e9, wait + b / 1e9
+    return on, wait
+
+
+def steps_of(root: Path) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        return int(rundir.read_status(root / TRAIN_RUN).get("step") or 0)
+    return 0
+
+
+def under_training(root: Path, n: int, nice: int = 0, threads: int | None = None,
+                   py_spy: Path | None = None) -> dict:
+    """Session B's first load of every page while a run trains and session A watches it on Train, on n
+    freshly started servers."""
+    trainer = start_trainer(root, nice, threads)
+    b_pages = {path or "Home": [] for path in PAGES}
+    a_train, server_cpu, server_wait, steps_per_s = [], [], [], []
+    try:
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            for i in range(n):
+                port = free_port()
+                url = f"http://127.0.0.1:{port}"
+                server = start_app(root, port)
+                spy = None
+                if py_spy is not None:
+                    py_spy.mkdir(parents=True, exist_ok=True)
+                    spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--format", "raw",
+                                            "--rate", "50", "--threads", "--nonblocking",
+                                            "-o", str(py_spy / f"server-{i}.txt")],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    a = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    a_train.append(render_time(a.new_page(), url, "Train", f"?run={TRAIN_RUN}"))
+                    cpu0, wait0 = sched(server.pid)
+                    step0, t0 = steps_of(root), time.perf_counter()
+                    for path in PAGES:
+                        b = browser.new_context(viewport={"width": 1400, "height": 1000})
+                        try:
+                            b_pages[path or "Home"].append(render_time(b.new_page(), url, path))
+                        finally:
+                            b.close()
+                    cpu1, wait1 = sched(server.pid)
+                    dt = time.perf_counter() - t0
+                    server_cpu.append((cpu1 - cpu0) / dt)
+                    server_wait.append((wait1 - wait0) / dt)
+                    steps_per_s.append((steps_of(root) - step0) / dt)
+                    a.close()
+                finally:
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            spy.wait(30)
+                    stop_server(server)
+            browser.close()
+    finally:
+        stop_trainer(trainer)
+    return {"n": n, "trainer": {"nice": nice, "torch_threads": threads,
+                                "steps_per_s_median": statistics.median(steps_per_s)},
+            "session_a_train": {"median_s": statistics.median(a_train), "all_s": a_train},
+            "pages": {k: {"median_s": statistics.median(v), "all_s": v} for k, v in b_pages.items()},
+            "server_cpu_cores_median": statistics.median(server_cpu),
+            "server_runqueue_wait_median": statistics.median(server_wait)}
+
+
+MD_BEGIN, MD_END = "<!-- app-latency:begin -->", "<!-- app-latency:end -->"
+
+
+def markdown(result: dict) -> str:
+    """The cold-start and under-training tables (for bench/results.md)."""
+    cold, busy = result.get("cold_starts"), result.get("under_training")
+    lines = [f"## App latency: first loads, median of cold starts (`bench/app_latency.py`, "
+             f"{result['date']}, commit {result['commit']}, {result['cpus']} CPUs, load average before "
+             f"{result['load_before'][0]:.2f})", ""]
+    head, rule, rows = ["page"], ["---"], {path or "Home": [path or "Home"] for path in PAGES}
+    if cold:
+        head.append(f"first load after start-up, idle (s, median of {cold['n']})")
+        for k, v in cold["pages"].items():
+            rows[k].append(f"{v['median_s']:.2f}")
+    if busy:
+        head.append(f"first load in session B while a run trains and session A watches it (s, median of "
+                    f"{busy['n']})")
+        for k, v in busy["pages"].items():
+            rows[k].append(f"{v['median_s']:.2f}")
+    rule += ["---:"] * (len(head) - 1)
+    lines += ["| " + " | ".join(head) + " |", "|" + "|".join(rule) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows.values()]
+    if cold:
+        worst = max(v["median_s"] for v in cold["pages"].values())
+        lines += ["", f"Idle: each page is the first page a fresh browser asks of a freshly started server "
+                      f"(healthy after {cold['server_start_s']:.1f} s, median); slowest page {worst:.2f} s "
+                      f"(target 3 s)."]
+    if busy:
+        t = busy["trainer"]
+        threads = f", {t['torch_threads']} torch thread(s)" if t["torch_threads"] else ""
+        worst = max(v["median_s"] for v in busy["pages"].values())
+        lines += ["", f"While training: a command-line run (InfoNCE, batch 32, the packaged model"
+                      f"{', nice ' + str(t['nice']) if t['nice'] else ', normal priority'}"
+                      f"{threads}) trains "
+                      f"into the runs folder at {t['steps_per_s_median']:.2f} steps/s; on each fresh server "
+                      f"session A opens it on Train ({busy['session_a_train']['median_s']:.2f} s, median) and "
+                      f"keeps watching, then session B loads every page once, each in a fresh browser context. "
+                      f"Slowest page {worst:.2f} s (target 3 s). Meanwhile the server used "
+                      f"{busy['server_cpu_cores_median']:.2f} cores and waited "
+                      f"{busy['server_runqueue_wait_median']:.2f} s per second for a CPU (run queue, "
+                      f"/proc schedstat)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, result: dict) -> None:
+    """Replace the app-latency section of ``path`` (between its markers), or append it."""
+    text = path.read_text() if path.exists() else ""
+    block = f"{MD_BEGIN}\n{markdown(result)}{MD_END}\n"
+    if MD_BEGIN in text and MD_END in text:
+        head, rest = text.split(MD_BEGIN, 1)
+        text = head + block + rest.split(MD_END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text)
 
 
 def screenshots(out: Path, checkpoints: Path, train_run: str | None = None) -> None:
@@ -221,7 +419,15 @@ def screenshots(out: Path, checkpoints: Path, train_run: str | None = None) -> N
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="sections 1-3: visits of every page (0: skip them)")
+    ap.add_argument("--cold-starts", type=int, default=0, metavar="N",
+                    help="every page as the first page of a fresh server, N times (issue 15: 5)")
+    ap.add_argument("--under-training", type=int, default=0, metavar="N",
+                    help="session B's first loads while a run trains and session A watches it, N fresh servers")
+    ap.add_argument("--trainer-nice", type=int, default=0, help="niceness of the training run (default: normal)")
+    ap.add_argument("--trainer-threads", type=int, help="OMP_NUM_THREADS of the training run (default: torch's)")
+    ap.add_argument("--py-spy", type=Path, metavar="DIR", help="sample the server with py-spy while training")
+    ap.add_argument("--md", type=Path, help="replace the app-latency section of this markdown file (bench/results.md)")
     ap.add_argument("--screenshots", type=Path, help="only take README screenshots into this folder")
     ap.add_argument("--checkpoints", type=Path, default=ROOT / "checkpoints")
     ap.add_argument("--train-run", help="run shown on the Train page screenshot (default: the newest)")
@@ -230,20 +436,42 @@ def main() -> None:
     if args.screenshots:
         screenshots(args.screenshots, args.checkpoints, args.train_run)
         return
-    result = benchmark(args.repeats)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    result = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": commit.stdout.strip(),
+              "load_before": os.getloadavg(), "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "checkpoints"
+        root.mkdir()
+        sleeper = make_runs(root)
+        try:
+            if args.repeats > 0:
+                result.update(benchmark(root, args.repeats))
+            if args.cold_starts > 0:
+                result["cold_starts"] = cold_starts(root, args.cold_starts)
+            if args.under_training > 0:
+                result["under_training"] = under_training(root, args.under_training, args.trainer_nice,
+                                                          args.trainer_threads, args.py_spy)
+        finally:
+            sleeper.kill()
+    result["load_after"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
-    print(f"server healthy after {result['server_start_s']:.1f} s")
-    print("load average {:.1f} {:.1f} {:.1f} on {} CPUs".format(*result["load_average"], result["cpus"]))
-    print(f"{'page':<12} {'first load':>11} {'reload (median)':>16} {'sidebar click (median)':>23}")
-    for page, t in result["pages"].items():
-        rest = f"{t['median_rest_s']:.2f} s" if t["median_rest_s"] is not None else "-"
-        print(f"{page:<12} {t['first_s']:>9.2f} s {rest:>16} {t['sidebar_click_median_s']:>21.2f} s")
-    d = result["metric_delay_s"]
-    print(f"metric line on disk -> visible in the chart: median {d['median']:.2f} s, max {d['max']:.2f} s "
-          f"({len(d['all'])} lines)")
-    print(f"Embeddings, PCA -> UMAP (two maps): {result['umap_switch_s']:.2f} s; "
-          f"UMAP of 420 new pairs (encode + two maps): {result['umap_new_sentences_s']:.2f} s")
+    print("load average {:.1f} {:.1f} {:.1f} on {} CPUs".format(*result["load_before"], result["cpus"]))
+    if "pages" in result:
+        print(f"server healthy after {result['server_start_s']:.1f} s")
+        print(f"{'page':<12} {'first load':>11} {'reload (median)':>16} {'sidebar click (median)':>23}")
+        for page, t in result["pages"].items():
+            rest = f"{t['median_rest_s']:.2f} s" if t["median_rest_s"] is not None else "-"
+            print(f"{page:<12} {t['first_s']:>9.2f} s {rest:>16} {t['sidebar_click_median_s']:>21.2f} s")
+        d = result["metric_delay_s"]
+        print(f"metric line on disk -> visible in the chart: median {d['median']:.2f} s, max {d['max']:.2f} s "
+              f"({len(d['all'])} lines)")
+        print(f"Embeddings, PCA -> UMAP (two maps): {result['umap_switch_s']:.2f} s; "
+              f"UMAP of 420 new pairs (encode + two maps): {result['umap_new_sentences_s']:.2f} s")
+    if "cold_starts" in result or "under_training" in result:
+        print(markdown(result))
+        if args.md:
+            write_markdown(args.md, result)
 
 
 if __name__ == "__main__":
