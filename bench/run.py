@@ -543,12 +543,22 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(o.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
-    out.with_suffix(".md").write_text(markdown(results))
+    out.with_suffix(".md").write_text(markdown(results) + _kept_app_latency(out.with_suffix(".md")))
     print(markdown(results))
     errors = [f"{k}: {v['error']}" for k, v in _walk_errors(results["sections"])]
     for e in errors:
         print("error:", e, file=sys.stderr)
     return 1 if errors else 0
+
+
+def _kept_app_latency(md: Path) -> str:
+    """The cold-start section that ``bench/app_latency.py --md`` wrote into results.md (between its markers),
+    kept when this run rewrites the file."""
+    begin, end = "<!-- app-latency:begin -->", "<!-- app-latency:end -->"
+    text = md.read_text() if md.exists() else ""
+    if begin not in text or end not in text:
+        return ""
+    return "\n" + begin + text.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
 
 
 def _walk_errors(d: dict, prefix: str = ""):
