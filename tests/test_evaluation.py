@@ -192,7 +192,8 @@ def test_cli_seven_tasks_with_tiny_model_match_scipy(tiny_model, tmp_path, capsy
 
 
 def test_results_stored_in_the_run_directory(tiny_model, tmp_path, capsys):
-    from srl_explorer.train import TrainConfig, train
+    from srl_explorer.config import TrainConfig
+    from srl_explorer.training import train
     run = train(TrainConfig(model=tiny_model, max_steps=2, batch_size=8, eval_every=5, max_train_sentences=64,
                             output_dir=str(tmp_path / "run")))
     common = ["--data-dir", str(FIXTURES), "--split", "dev"]

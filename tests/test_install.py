@@ -9,6 +9,7 @@ the wheel: the checkout is not on its path.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -28,9 +29,16 @@ pytestmark = pytest.mark.slow
 def installed(tmp_path_factory) -> Path:
     """A fresh venv with the wheel of this checkout installed; returns its bin/ folder."""
     base = tmp_path_factory.mktemp("install")
-    dist, env_dir = base / "dist", base / "env"
+    dist, env_dir, src = base / "dist", base / "env", base / "src"
+    # Build from a clean copy of what pyproject.toml packages: setuptools leaves build/ in its source
+    # folder, and stale files there would end up in the wheel.
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("srl_explorer", "pages", ".streamlit"):
+        shutil.copytree(ROOT / name, src / name, ignore=skip)
+    for name in ("pyproject.toml", "README.md", "app.py"):
+        shutil.copy2(ROOT / name, src / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist),
-                    str(ROOT)], check=True, cwd=base)
+                    str(src)], check=True, cwd=base)
     wheel, = dist.glob("srl_explorer-*.whl")
     venv.create(env_dir, with_pip=False)
     env_python = env_dir / "bin" / "python"

@@ -33,10 +33,8 @@ def _dev_folder(tmp_path: Path) -> Path:
 
 
 def _train(**kw):
-    try:
-        from srl_explorer.training import TrainConfig, train
-    except ImportError:  # before the trainer became a package
-        from srl_explorer.train import TrainConfig, train
+    from srl_explorer.config import TrainConfig
+    from srl_explorer.training import train
     return train(TrainConfig(**kw))
 
 
