@@ -1,7 +1,7 @@
 """Train: configure a run, launch it as a separate process, and watch it live."""
 import streamlit as st
 
-from srl_explorer import config, jobs, rundir
+from srl_explorer import config, jobs, rundir, runstats
 from srl_explorer.data import DataError, sample_corpus_path
 from srl_explorer.encoder import DEFAULT_MODEL, POOLERS
 from srl_explorer.losses import LOSSES, hparam_names, loss_hyperparameters
@@ -19,6 +19,7 @@ from srl_explorer.ui.common import (
 )
 
 HELP = config.help_texts()  # every field's help, from TrainConfig
+DEFAULTS = config.TrainConfig()  # the form starts where `train` and `reproduce --preset cpu-small` do
 ON_FORM = {"loss", "model", "pooler", "train_file", "dev_file", "max_steps", "batch_size", "lr", "max_seq_length",
            "eval_every", "seed", "output_dir", *hparam_names()}  # the rest are under "More settings"
 MODEL_KINDS = ("Packaged all-MiniLM-L6-v2", "Hugging Face id", "Local path")
@@ -49,7 +50,7 @@ with st.expander("New run", expanded=not rundir.list_runs(root), key="new-run-op
         else:
             st.caption(f"`{sample_corpus_path().name}`: about 1,000 English sentences shipped with the package.")
         dev_file = st.text_input("Dev pairs for STS Spearman (empty: the shipped sample pairs)", help=HELP["dev_file"])
-        pooler = st.selectbox("Pooler", POOLERS, index=POOLERS.index("avg"), help=HELP["pooler"])
+        pooler = st.selectbox("Pooler", POOLERS, index=POOLERS.index(DEFAULTS.pooler), help=HELP["pooler"])
     with right:
         loss = st.selectbox("Loss", list(LOSSES), format_func=lambda n: f"{n} ({LOSSES[n].label})",
                             help="the Paper page explains what each loss does")
@@ -61,7 +62,7 @@ with st.expander("New run", expanded=not rundir.list_runs(root), key="new-run-op
             st.caption(f"**{name}** ({defaults[name]:g} in the paper) — {LOSSES[loss].hparam_help[name]}")
         a, b, c = st.columns(3)
         max_steps = a.number_input("Steps", 1, 10_000_000, 60, help=HELP["max_steps"])
-        batch_size = b.number_input("Batch size (per process)", 2, 4096, 32, help=HELP["batch_size"])
+        batch_size = b.number_input("Batch size (per process)", 2, 4096, DEFAULTS.batch_size, help=HELP["batch_size"])
         lr = c.number_input("Learning rate", 1e-7, 1.0, 3e-5, format="%.1e", help=HELP["lr"])
         a, b, c = st.columns(3)
         max_seq_length = a.number_input("Max sequence length", 8, 512, 32, help=HELP["max_seq_length"])
@@ -142,8 +143,10 @@ def render_run(polling: bool = False) -> None:
             stop_col.caption("Stopping after the current step…")
     if state in (rundir.FAILED, rundir.KILLED):  # said once; no "waiting for metrics" below it
         st.error(f"Run {state}: {status.get('error') or 'no error text recorded'}")
-    if status.get("best") is not None:
-        st.caption(f"Best STS dev Spearman {status['best']:.2f} at step {status.get('best_step')}.")
+    st.caption(runstats.eval_summary(records))
+    if runstats.did_not_train(records):
+        st.warning(f"This run {runstats.DID_NOT_TRAIN}. With this start every hinge is already met: try the "
+                   "cls pooler with the MLP head in training (the default), a larger margin or another loss.")
     show_live_charts(selected, records, run_config, state)
 
 

@@ -19,7 +19,7 @@ setup_page("Embeddings", ":material/scatter_plot:")
 st.title("Embeddings")
 choices = checkpoint_choices()
 labels = list(choices)
-best = next((lb for lb in labels if lb.endswith("· best")), None)
+best = next((lb for lb in labels if " · best" in lb), None)  # "<run> · best (step N)"
 base = best.rsplit("·", 1)[0] + "· step 0 (base model)" if best else None
 c1, c2 = st.columns(2)
 left = c1.selectbox("Checkpoint A", labels, index=labels.index(base) if base in labels else 0)

@@ -2,32 +2,29 @@
 first, hyperparameters apart) and the runs' metric records merged into one table (a ``run`` column first)."""
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from .rundir import RunInfo
+from .runstats import best_eval, did_not_train, evaluations, start_eval
 
 HPARAMS = ("temp", "margin", "lam", "alpha", "t", "lr", "batch_size", "pooler", "max_seq_length", "max_steps",
            "eval_every", "seed", "model")
 STS = "stsb_dev_spearman"
 
 
-def _numbers(records: list[dict], key: str) -> list[tuple[int, float]]:
-    return [(r.get("step", 0), float(r[key])) for r in records
-            if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
-
-
 def summary_row(run: RunInfo, records: list[dict], loss_label: str, state_label: str) -> dict:
     """The key columns of a run: loss, best/last dev STS and the drop from the peak (the overfitting
-    indicator), steps done and state."""
-    sts = _numbers(records, STS)
-    best_step, best = max(sts, key=lambda p: p[1]) if sts else (None, None)
-    last = sts[-1][1] if sts else None
+    indicator), steps done and state, then the dev STS at step 0 (the start) and whether it trained.
+    *Best* is the best evaluation after training began (:mod:`srl_explorer.runstats`), never the start."""
+    best = best_eval(records, STS)
+    trained = [v for s, v in evaluations(records, STS) if s > 0]
+    last = trained[-1] if trained else None
     steps = max((r.get("step", 0) for r in records), default=0)
-    return {"run": run.name, "loss": loss_label, "best dev STS": best, "at step": best_step,
-            "last dev STS": last, "drop from best": None if best is None else best - last,
-            "steps": steps, "state": state_label}
+    return {"run": run.name, "loss": loss_label, "best dev STS": best[0] if best else None,
+            "at step": best[1] if best else None, "last dev STS": last,
+            "drop from best": None if best is None else best[0] - last,
+            "steps": steps, "state": state_label, "dev STS at step 0": start_eval(records, STS),
+            "trained": "did not train" if did_not_train(records) else ""}
 
 
 def hparams_row(run: RunInfo) -> dict:

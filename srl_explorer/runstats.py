@@ -56,3 +56,15 @@ def did_not_train(records: Sequence[dict]) -> bool:
     training step is logged (nothing to say yet)."""
     steps = [r for r in records if r.get("step", 0) >= 1 and any(_finite(r.get(k)) for k in IDLE_KEYS)]
     return bool(steps) and all(is_idle_step(r) for r in steps)
+
+
+def eval_summary(records: Sequence[dict]) -> str:
+    """One line for the Train page: the start and the best after training began, e.g.
+    ``STS dev Spearman: 79.73 at step 0 (the start); best after training began 83.74 at step 50.``"""
+    start, best = start_eval(records), best_eval(records)
+    if start is None and best is None:
+        return "No dev evaluation yet."
+    parts = [f"{start:.2f} at step 0 (the start)" if start is not None else "step 0 not evaluated"]
+    parts.append(f"best after training began {best[0]:.2f} at step {best[1]}" if best is not None else
+                 "no evaluation after training began yet")
+    return f"STS dev Spearman: {'; '.join(parts)}."

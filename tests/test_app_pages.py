@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,13 @@ LIVE_RECORDS = [
      "grad_norm_align": 0.4, "grad_norm_uniform": 0.3, "align": 0.3, "uniform": -2.1},
     {"step": 2, "elapsed_s": 2.0, "loss": 1.5, "pos_prob": 0.4, "grad_norm": 0.8, "grad_norm_z": 0.4,
      "grad_norm_align": 0.3, "grad_norm_uniform": 0.3, "align": 0.3, "uniform": -2.2}]
+
+
+def best_label(root: Path) -> str:
+    """The pickers' label of done-mpt's best checkpoint: it carries the step (issue 14)."""
+    step = rundir.read_status(root / "done-mpt")["best_step"]
+    assert step > 0  # best is after training began
+    return f"done-mpt · best (step {step})"
 
 
 def fake_live_run(root: Path, name: str, pid: int) -> Path:
@@ -187,6 +195,30 @@ def test_live_panel_says_why_a_loss_has_no_dissipation():
     assert sts.note == "no dev evaluation yet (every 20 steps)"
 
 
+def test_train_page_best_is_after_step_0_and_idle_runs_are_flagged(app, ckpt_root, scratch):
+    status = rundir.read_status(ckpt_root / "done-mpt")
+    records = rundir.read_metrics(ckpt_root / "done-mpt" / "metrics.jsonl")[0]
+    app.query_params["run"] = "done-mpt"
+    open_page(app, "pages/1_Train.py")
+    text = " ".join(c.value for c in app.caption)
+    assert f"{records[0]['stsb_dev_spearman']:.2f} at step 0 (the start)" in text
+    assert f"best after training began {status['best']:.2f} at step {status['best_step']}" in text
+    assert status["best_step"] > 0
+    scratch.append("idle-mpt")  # a run whose hinge is met everywhere: zero loss and gradient at every step
+    idle = ckpt_root / "idle-mpt"
+    idle.mkdir()
+    rundir.atomic_write_json(idle / "config.json", {"loss": "mpt", "model": "unused", "max_steps": 3})
+    rundir.atomic_write_json(idle / "status.json", {"state": "finished", "step": 3, "max_steps": 3, "started": 1.0})
+    (idle / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
+        {"step": 0, "stsb_dev_spearman": 92.4},
+        *({"step": k, "loss": 0.0, "grad_norm": 0.0, "active_frac": 0.0} for k in (1, 2, 3))]))
+    app.query_params["run"] = "idle-mpt"
+    open_page(app, "pages/1_Train.py")
+    assert next(s for s in app.selectbox if s.label == "Run").value == "idle-mpt"
+    assert any("did not train" in w.value for w in app.warning)
+    assert any("92.40 at step 0 (the start); no evaluation after training began yet" in c.value for c in app.caption)
+
+
 def test_train_form_errors_are_messages(app):
     open_page(app, "pages/1_Train.py")
     app.radio[0].set_value("Local path").run()
@@ -206,7 +238,8 @@ def test_compare_overlays_runs_and_tables_them(app):
     assert list(table.columns)[:6] == ["run", "loss", "best dev STS", "at step", "last dev STS", "drop from best"]
     assert "lr" not in table  # hyperparameters are in their own table, behind an expander
     row = table.set_index("run").loc["live-infonce"]
-    assert row["loss"] == "InfoNCE" and row["best dev STS"] == 10.0 and row["drop from best"] == 0.0
+    # issue 14: live-infonce has been evaluated at step 0 only, the start: no best yet (best is after step 0)
+    assert row["loss"] == "InfoNCE" and math.isnan(row["best dev STS"]) and row["dev STS at step 0"] == 10.0
     assert "lr" in app.dataframe[1].value
     assert len(charts(app)) == 2  # overlay and the alignment-uniformity plane
     overlay = json.loads(charts(app)[0].proto.spec)
@@ -222,11 +255,12 @@ def test_compare_overlays_runs_and_tables_them(app):
     assert not app.exception
 
 
-def test_embeddings_base_vs_best_and_recolour_reuses_projections(app):
+def test_embeddings_base_vs_best_and_recolour_reuses_projections(app, ckpt_root):
+    BEST = best_label(ckpt_root)
     open_page(app, "pages/3_Embeddings.py")
     boxes = {s.label: s.value for s in app.selectbox}
     assert boxes["Checkpoint A"] == "done-mpt · step 0 (base model)"
-    assert boxes["Checkpoint B (optional)"] == "done-mpt · best"
+    assert boxes["Checkpoint B (optional)"] == BEST
     assert len(charts(app)) == 2 and len(app.dataframe) == 2  # two maps, two neighbour lists
     cached = projection.cache_info()
     colour = next(r for r in app.radio if r.label == "Colour")
@@ -261,13 +295,14 @@ def stsb_dev_spearman(checkpoint: Path, stsb_dir: Path) -> float:
 
 
 def test_sts_evaluates_a_checkpoint_and_stores_results(app, ckpt_root, stsb_dir, monkeypatch):  # skips without STS-B
+    BEST = best_label(ckpt_root)
     monkeypatch.setenv("SRL_DATA_DIR", str(stsb_dir))  # the page's default data folder
     open_page(app, "pages/4_STS.py")
-    app.multiselect[0].set_value(["done-mpt · best"]).run()
+    app.multiselect[0].set_value([BEST]).run()
     next(b for b in app.button if b.label == "Evaluate").click().run()
     assert not app.exception, app.exception
     table = app.dataframe[0].value
-    assert list(table["checkpoint"]) == ["done-mpt · best"] and list(table["split"]) == ["dev"]
+    assert list(table["checkpoint"]) == [BEST] and list(table["split"]) == ["dev"]
     assert table["stsb"][0] == pytest.approx(round(stsb_dev_spearman(ckpt_root / "done-mpt" / "best", stsb_dir), 2),
                                              abs=0.011)
     assert len(charts(app)) == 1
@@ -276,7 +311,7 @@ def test_sts_evaluates_a_checkpoint_and_stores_results(app, ckpt_root, stsb_dir,
     fresh = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)  # a new session reads it back
     fresh.run()
     open_page(fresh, "pages/4_STS.py")
-    assert list(fresh.dataframe[0].value["checkpoint"]) == ["done-mpt · best"]
+    assert list(fresh.dataframe[0].value["checkpoint"]) == [BEST]
 
 
 def test_similarity_scores_pasted_pairs(app):

@@ -53,3 +53,17 @@ def test_summary_row_key_columns(tmp_path):
     assert (row["best dev STS"], row["at step"], row["last dev STS"]) == (55.5, 2, 51.0)
     assert row["drop from best"] == pytest.approx(4.5) and row["steps"] == 3
     assert compare.hparams_row(run) == {"run": "a-infonce", "lr": 3e-5, "batch_size": 8}
+
+
+def test_summary_row_best_is_after_step_0(tmp_path):
+    """The start scores highest here: best is still the best evaluation after training began (issue 14)."""
+    falling = [{"step": 0, "stsb_dev_spearman": 92.4}, {"step": 1, "loss": 0.0, "grad_norm": 0.0},
+               {"step": 2, "loss": 0.0, "grad_norm": 0.0, "stsb_dev_spearman": 90.0},
+               {"step": 4, "loss": 0.0, "grad_norm": 0.0, "stsb_dev_spearman": 89.0}]
+    write_run(tmp_path, "c-mpt", falling, "mpt")
+    [run] = rundir.list_runs(tmp_path)
+    row = compare.summary_row(run, falling, "MPT", "finished")
+    assert (row["best dev STS"], row["at step"], row["dev STS at step 0"]) == (90.0, 2, 92.4)
+    assert row["trained"] == "did not train"
+    cancelled = compare.summary_row(run, RUNS["b-cancelled"], "InfoNCE", "cancelled")
+    assert cancelled["best dev STS"] is None and cancelled["dev STS at step 0"] == 38.0

@@ -211,30 +211,37 @@ def _step0_record(run_dir: Path) -> dict | None:
 
 class ProgressLine:
     """``[reproduce] infonce · seed 42 (run 3/21) · step 40/100 · about 12 min left in total``, about ten times
-    per run. The time left is the reproduction's: the mean time per trained step so far times the steps to go."""
+    per run. The time left is the reproduction's: the mean time per trained step so far (evaluations included)
+    times the steps to go, plus the mean time a run spends outside its steps (loading, saving) per run to go."""
 
     def __init__(self, n_runs: int):
-        self.n_runs, self.t0, self.trained = n_runs, time.time(), 0
-        self.index, self.loss, self.seed, self.last_step, self.total, self.run_dir = 0, "", 0, None, None, Path()
+        self.n_runs, self.t0, self.trained, self.step_time, self.started = n_runs, time.time(), 0, 0.0, 0
+        self.index, self.loss, self.seed, self.run_dir, self.total = 0, "", 0, Path(), None
+        self.last_step: int | None = None
+        self.last_time = self.t0
 
     def begin(self, index: int, loss: str, seed: int, run_dir: Path) -> None:
         self.index, self.loss, self.seed, self.last_step, self.run_dir = index, loss, seed, None, run_dir
+        self.started += 1
 
     def record(self, record: dict) -> None:
-        step = int(record.get("step", 0))
+        step, now = int(record.get("step", 0)), time.time()
         if self.last_step is None:  # the first record of a run: step 0, or the step it resumed from
-            self.last_step = step
+            self.last_step, self.last_time = step, now
             self.total = (RunDir(self.run_dir).raw_status() or {}).get("max_steps")  # written before it
             return
         self.trained += max(0, step - self.last_step)
-        self.last_step = step
+        self.step_time += now - self.last_time
+        self.last_step, self.last_time = step, now
         total = self.total or step
         if step % max(1, total // 10) == 0 or step == total:
             print(self.text(step, total), flush=True)
 
     def text(self, step: int, total: int) -> str:
-        per_step = (time.time() - self.t0) / max(1, self.trained)
-        left = per_step * ((total - step) + (self.n_runs - self.index - 1) * total)
+        per_step = self.step_time / max(1, self.trained)
+        per_run = max(0.0, time.time() - self.t0 - self.step_time) / max(1, self.started)  # outside the steps
+        runs_left = self.n_runs - self.index - 1
+        left = per_step * ((total - step) + runs_left * total) + per_run * runs_left
         return (f"[reproduce] {self.loss} · seed {self.seed} (run {self.index + 1}/{self.n_runs}) · step "
                 f"{step}/{total} · about {format_minutes(left)} left in total")
 

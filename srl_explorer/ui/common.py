@@ -243,16 +243,28 @@ def embed(model: str, pooler: str | None, sentences: list[str]) -> np.ndarray | 
     return None if enc is None else _embed(model, pooler, _mtime(model), tuple(sentences), enc)
 
 
+def checkpoint_label(run: rundir.RunInfo, name: str) -> str:
+    """The pickers' label of checkpoint ``name`` of ``run``, with its step: ``infonce · best (step 40)``,
+    ``infonce · final (step 100)``, ``infonce · step 0``. *best* is the best evaluation after step 0."""
+    if name == "step0":
+        return f"{run.name} · step 0"
+    status = run.status
+    step = status.get("best_step") if name == "best" else (
+        status.get("step") if name == "final" or run.state != rundir.LIVE else None)
+    return f"{run.name} · {name}" + (f" (step {step})" if step is not None else "")
+
+
 def checkpoint_choices(root: Path | None = None) -> dict[str, tuple[str, str | None]]:
     """Label -> (model path, pooler): the packaged model, and per run its base model ("step 0",
-    with the run's pooler) and its saved checkpoints (best, final, last; their pooler is stored)."""
+    with the run's pooler) and its saved checkpoints (best, final, last, labelled with their step by
+    :func:`checkpoint_label`; their pooler is stored)."""
     out = {"packaged all-MiniLM-L6-v2 (avg)": (DEFAULT_MODEL, "avg")}
     for r in rundir.list_runs(root or checkpoint_root()):
         ckpts = rundir.checkpoints_of(r.path)
         if r.config.get("model") and "step0" not in ckpts:
             out[f"{r.name} · step 0 (base model)"] = (str(r.config["model"]), r.config.get("pooler"))
         for name, path in ckpts.items():
-            out[f"{r.name} · {'step 0' if name == 'step0' else name}"] = (str(path), None)
+            out[checkpoint_label(r, name)] = (str(path), None)
     return out
 
 

@@ -24,7 +24,7 @@ from ..evaluation import (
 )
 from ..viz import to_plotly
 from ..viz.eval_charts import score_range, sts_score_bars
-from .common import checkpoint_root, get_encoder
+from .common import checkpoint_label, checkpoint_root, get_encoder
 
 SETTINGS = ".app_settings.json"  # in the runs folder: what the app remembers across reloads and sessions
 DATA_DIR_KEY = "sts_data_dir"
@@ -164,7 +164,7 @@ def all_results() -> dict[str, dict]:
     results = {}
     for r in rundir.list_runs(checkpoint_root()):
         for ckpt, res in load_run_results(r.path).items():
-            results[f"{r.name} · {ckpt}"] = res
+            results[checkpoint_label(r, ckpt)] = res  # the pickers' labels
     results.update(st.session_state.get("sts_results", {}))
     return results
 
