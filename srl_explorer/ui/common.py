@@ -85,6 +85,12 @@ def _preimport() -> None:
         importlib.import_module(name)
     from transformers import AutoModel, AutoTokenizer  # noqa: F401 - resolves transformers' lazy attributes
     _torch_threads()
+    # The ~500k objects of torch, transformers, scipy... live as long as the server: move them out of the
+    # garbage collector's sight. Streamlit runs gc.collect(2) after every script run, live fragments included
+    # (runner.postScriptGC, off in .streamlit/config.toml but on by default); over these objects one took
+    # 0.3-1 s holding the GIL, every poll of every session watching a run. Before the warm-up model below, so
+    # the dropped model is still collected.
+    gc.freeze()
     _warm_model_loading()
 
 
