@@ -51,7 +51,7 @@ def render() -> None:
             for n in picked]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.2f")
-                                for k in ("best dev STS", "last dev STS", "drop from best")})
+                                for k in ("best dev STS", "last dev STS", "drop from best", "dev STS at step 0")})
     with st.expander("Hyperparameters"):
         st.dataframe(pd.DataFrame([compare.hparams_row(all_runs[n]) for n in picked]), hide_index=True,
                      width="stretch")

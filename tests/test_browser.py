@@ -182,8 +182,7 @@ def test_train_refuses_a_short_upload_then_streams_a_live_run_to_two_sessions(pa
     assert other.url.endswith(f"?run={new}")  # the live run is selected by default
     wait_step_rises(other)
     wait_plots(page, 1, 30_000)
-    page.get_by_text("New run", exact=True).click()  # fold the form to show the charts
-    page.wait_for_timeout(1000)
+    assert page.locator("[data-testid='stExpander'] details").first.get_attribute("open") is None  # folded on Start
     shot(page, "train")
 
     page.get_by_role("button", name="Stop run").click()

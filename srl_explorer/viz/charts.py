@@ -103,9 +103,12 @@ def overlay(runs_records: dict[str, list[dict]], key: str, x: str = "step", weig
         if len(xs):
             text = [f"step {r.get('step', 0)} · wall {format_seconds(r.get('elapsed_s'))}" for r in recs
                     if isinstance(r.get(key), (int, float))]
+            short = markers and len(xs) == 1  # e.g. a run cancelled after its step-0 evaluation
             lines.append(Line(name, xs, smooth(ys, weight), color=color[name], markers=markers,
-                              dash=(dashes or {}).get(name, "solid"), text=text, size=7 if markers else None,
+                              dash=(dashes or {}).get(name, "solid"), text=text,
+                              size=(14 if short else 7) if markers else None, symbol="diamond-open" if short else None,
                               hovertemplate="%{fullData.name}<br>%{text}<br>value %{y:.4g}<extra></extra>"))
+    lines.sort(key=lambda line: len(line.x) == 1)  # stable: one-point runs (open diamonds) drawn last, on top
     panel = Panel("", lines, xlabel=WALL_AXIS if x == "elapsed_s" else STEP_AXIS,
                   ylabel=metric_axis(key) if ylabel is None else ylabel, log_y=log_y)
     return Chart(f"overlay_{key}", title, [panel], height=None if title else 450)

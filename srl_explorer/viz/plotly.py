@@ -61,7 +61,7 @@ def to_plotly(chart: Chart):
         if k + cols >= len(chart.panels):  # x title on the bottom panel of each column only
             fig.update_xaxes(title_text=p.xlabel, row=r + 1, col=c + 1)
         fig.update_yaxes(title_text=p.ylabel, type="log" if p.log_y else "linear", row=r + 1, col=c + 1,
-                         **({"exponentformat": "power"} if p.log_y else {}))
+                         **({"exponentformat": "power", "nticks": 6} if p.log_y else {}))
         if p.x_range is not None:
             fig.update_xaxes(range=list(p.x_range), row=r + 1, col=c + 1)
         for x in p.vlines:
