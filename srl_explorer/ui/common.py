@@ -1,5 +1,6 @@
 """Streamlit glue shared by the pages: page setup and navigation, the checkpoint root, live metric
-tails, cached encoders and embeddings, checkpoint pickers and upload checks.
+tails, cached encoders and embeddings, checkpoint pickers and upload checks. The charts' glue (live
+panels, downloads) is in :mod:`srl_explorer.ui.charts`.
 
 Process-wide state (metric tails, the job registry, loaded encoders) lives in ``st.cache_resource``
 and is thread-safe; nothing that outlives a browser tab is kept in session state.
@@ -169,23 +170,6 @@ def thin_records(records: list[dict], max_points: int = MAX_PLOT_POINTS) -> list
     return [r for i, r in enumerate(records) if i % k == 0 or i == last or "stsb_dev_spearman" in r]
 
 
-def live_figure(records: list[dict]):
-    """The Train page's panels (``viz.live_panels``) for a possibly long run: thinned, and with
-    the shared x axis (training step) named once in the caption instead of under every panel."""
-    from ..viz import live_panels, to_plotly
-    fig = to_plotly(live_panels(thin_records(records)))
-    fig.update_xaxes(title_text=None)
-    return fig
-
-
-def show_markers(fig, max_points: int = 30):
-    """Draw markers on short traces (a line with one point is invisible)."""
-    for trace in fig.data:
-        if trace.x is not None and len(trace.x) < max_points:
-            trace.mode = "lines+markers"
-    return fig
-
-
 @st.cache_resource(show_spinner=False)
 def job_registry() -> jobs.JobRegistry:
     """Processes launched from this server (to reap them); runs themselves live in their folders."""
@@ -292,23 +276,6 @@ def read_upload(uploaded) -> bytes:
     """The bytes of a ``st.file_uploader`` file after the size check."""
     check_upload_size(uploaded.size, uploaded.name)
     return uploaded.getvalue()
-
-
-# --------------------------------------------------------------------------- tables
-SUMMARY_HPARAMS = ("loss", "temp", "margin", "lam", "lr", "batch_size", "pooler", "max_steps", "seed")
-
-
-def summary_row(run: rundir.RunInfo, records: list[dict], metric: str) -> dict:
-    """A run's hyperparameters next to the last/min/max of ``metric`` and its best/last STS dev
-    (with the drop from the peak, the overfitting indicator)."""
-    vals = [r[metric] for r in records if isinstance(r.get(metric), (int, float))]
-    sts = [r["stsb_dev_spearman"] for r in records if isinstance(r.get("stsb_dev_spearman"), (int, float))]
-    return {"run": run.name, "status": state_badge(run.state),
-            **{k: run.config.get(k) for k in SUMMARY_HPARAMS if run.config.get(k) is not None},
-            f"last {metric}": vals[-1] if vals else None, f"min {metric}": min(vals) if vals else None,
-            f"max {metric}": max(vals) if vals else None,
-            "best STS dev": max(sts) if sts else None, "last STS dev": sts[-1] if sts else None,
-            "drop from peak": max(sts) - sts[-1] if sts else None}
 
 
 # --------------------------------------------------------------------------- config forms
