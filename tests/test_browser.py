@@ -220,6 +220,13 @@ def test_embeddings_maps_base_against_best(page, url, done_run):
     assert best is not None and f"{best.group(1)} · step 0 (base model)" in body
     maps = [t for t in traces(page) if t["name"] == "sentences"]
     assert len(maps) == 2 and len(maps[0]["x"]) == len(maps[1]["x"]) > 0  # the same sentences on both maps
+    page.get_by_text("cluster", exact=True).click()
+    settle(page)
+    wait_plots(page, 2)
+    names = [t["name"] for t in traces(page)]
+    clusters = sorted({n for n in names if n.startswith("cluster ")})
+    assert len(clusters) > 1 and all(names.count(c) == 2 for c in clusters)  # one legend, the same on both maps
+    assert page.get_by_text("Coordinates (CSV)").count() == 2 and page.get_by_text("Map (PNG)").count() == 2
     shot(page, "embeddings")
 
 
@@ -227,9 +234,30 @@ def test_sts_shows_stored_results(page, url, done_run):
     open_page(page, url, "STS")
     wait_plots(page, 1, 30_000)
     stored = rundir.read_json(rundir.RunDir(done_run).sts_results_file)["best"]
-    bars = next(t for t in traces(page) if t["name"] == f"{done_run.name} · best")
+    bars = next(t for t in traces(page) if t["name"].startswith(f"{done_run.name} · best"))  # + "(step n)"
     assert bars["x"] == list(stored["tasks"]) and bars["y"] == pytest.approx(
         [v["all"] for v in stored["tasks"].values()])
+    shot(page, "sts")
+
+
+def test_sts_evaluates_the_shipped_sample_offline(page, url, done_run):
+    """No data folder and no hub: the sample task is scored from the page; the benchmarks ask once for a folder."""
+    from srl_explorer.evaluation import evaluate_model
+    open_page(page, url, "STS")
+    fill(page, "Data folder", "")
+    assert "The shipped sample task works offline" in page.inner_text("body")
+    page.get_by_role("button", name="STS12", exact=True).click()  # a benchmark that needs the hub
+    settle(page)
+    page.get_by_role("button", name="Evaluate").click()
+    page.wait_for_function("document.body.innerText.includes('Done: 1 checkpoint(s) on 1 task(s)')", timeout=120_000)
+    settle(page)
+    wait_plots(page, 1, 30_000)
+    errors = page.locator("[data-testid='stAlertContentError']")
+    assert errors.count() == 1 and "Fill in Data folder above" in errors.first.inner_text()
+    assert "--data-dir" not in page.inner_text("body")
+    expected = evaluate_model(None, ["sample"])["tasks"]["sample"]["all"]
+    bars = next(t for t in traces(page) if t["name"].startswith("packaged all-MiniLM-L6-v2"))
+    assert bars["x"] == ["sample (shipped)"] and bars["y"] == pytest.approx([expected])
     shot(page, "sts")
 
 
@@ -256,6 +284,9 @@ def test_similarity_scores_an_upload_and_refuses_bad_files(page, url, done_run, 
     page.locator("input[type=file]").set_input_files(str(huge))
     page.wait_for_function("document.body.innerText.includes('or smaller')", timeout=30_000)
     settle(page)
+    chips = page.locator("[data-testid='stFileChip']")  # the refused file only: no stale chip beside an accepted one
+    assert chips.count() == 1 and page.locator("[data-testid='stFileChipIconError']").count() == 1
+    assert "Scoring pairs.csv (5 pairs)" in page.inner_text("body")  # the accepted file is still scored
     assert "Similarity" in page.inner_text("h1")  # the app is still up
 
 

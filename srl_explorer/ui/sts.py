@@ -117,6 +117,9 @@ def load_for_page(tasks: list[str], split: str, folder: str | None) -> list:
     other data errors one message each. Returns the tasks that loaded."""
     loaded, offline = [], []
     for name in tasks:
+        if offline and folder is None and name != SAMPLE_TASK:  # the same cause for every hub task: ask once
+            offline.append(TASK_LABELS[name])
+            continue
         try:
             loaded.append(load_task(name, split, None if name == SAMPLE_TASK else folder))
         except HubUnavailable:
