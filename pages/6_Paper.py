@@ -66,7 +66,9 @@ st.header("Gradient-dissipation explorer")
 st.markdown(
     "A synthetic batch, no training: one anchor, its positive at the cosine on the x axis, and B − 1 "
     "negatives whose cosines spread around a mean. For each loss, autograd on the package's own loss module "
-    "gives the pull on the positive pair, |B · dL/ds₊|. InfoNCE's pull is (1 − p_pos)/τ and fades as the "
+    "gives the pull on the positive pair, |B · dL/ds₊|, and the tangential gradient at the positive view "
+    "(‖g − (g·z)z‖ × B, the part that moves it on the sphere: what training logs as grad_norm_z). "
+    "InfoNCE's pull is (1 − p_pos)/τ and fades as the "
     "positive stands out; DCL and A&U keep pulling; a hinge pulls fully until its margin is met, then not at all.")
 
 

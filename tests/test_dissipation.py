@@ -125,3 +125,21 @@ def test_explain_and_chart(sw):
 def test_bad_tau_is_refused():
     with pytest.raises(ValueError, match="τ"):
         D.sweep(temp=0.0)
+
+
+def test_explorer_reports_the_tangential_gradient_the_trainer_logs(sw):
+    """dL/dc = g_t · dz/dc with |dz/dc| = 1/sqrt(1 - c²), so the pull never exceeds the tangential norm
+    times that; a radial term added to a loss leaves the tangential norm as it is (issue 14)."""
+    c = sw.pos_cos
+    for name in LOSSES:
+        assert np.all(np.abs(sw.grad[name]) <= sw.tangent[name] / np.sqrt(1 - c ** 2) + 1e-9), name
+    assert sw.tangent["dcl"].min() > 0 and sw.tangent["mpt"][-1] == 0  # a live gradient; a met hinge
+    neg = D.negative_cosines(16, 0.2)
+
+    class PlusRadial(torch.nn.Module):
+        def forward(self, z1, z2):
+            out = dict(build_loss("infonce")(z1, z2))
+            out["loss"] = out["loss"] + 3.0 * (z2.pow(2).sum(1) - 1).sum()  # 0 on the sphere
+            return out
+    assert D.positive_pull(PlusRadial(), 0.4, neg)["tangent"] == pytest.approx(
+        D.positive_pull(build_loss("infonce"), 0.4, neg)["tangent"], rel=1e-9)

@@ -281,3 +281,86 @@ def test_paper_page_without_runs(tmp_path, monkeypatch):
     assert not at.exception, at.exception
     assert any("No reproduction yet" in i.value for i in at.info)
     assert sum("not enough evidence" in i.value for i in at.info) == 3
+
+
+# --------------------------------------------------------------------------- seeds, shared start, SentEval table
+FIXTURES = Path(__file__).parent / "fixtures" / "senteval"
+
+
+@pytest.fixture(scope="module")
+def seeded_repro(tiny_model, tmp_path_factory):
+    """2 losses (given comma-separated) x 2 seeds, with the SentEval table; counts dev evaluations."""
+    from srl_explorer.dev import DevEvaluator
+    out = tmp_path_factory.mktemp("checkpoints") / "repro-seeds"
+    calls, original = [], DevEvaluator.__call__
+
+    def counting(self, encoder):
+        calls.append(1)
+        return original(self, encoder)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(DevEvaluator, "__call__", counting)
+    try:
+        rc = main(["reproduce", "--model", tiny_model, "--losses", "infonce,mpt", "--seeds", "2", "--max-steps", "2",
+                   "--batch-size", "8", "--eval-every", "2", "--train-file", "sample", "--dev-file", "sample",
+                   "--senteval-dir", str(FIXTURES), "--output-dir", str(out)])
+    finally:
+        mp.undo()
+    assert rc == 0
+    return out, len(calls)
+
+
+def test_seeds_run_every_loss_and_share_one_start(seeded_repro, capsys):
+    out, n_evals = seeded_repro
+    manifest = json.loads((out / "reproduction.json").read_text())
+    keys = ["infonce-seed42", "mpt-seed42", "infonce-seed43", "mpt-seed43"]
+    assert manifest["losses"] == ["infonce", "mpt"] and manifest["seeds"] == [42, 43]
+    assert list(manifest["runs"]) == keys and all(manifest["runs"][k]["state"] == "finished" for k in keys)
+    assert [json.loads((out / k / "config.json").read_text())["seed"] for k in keys] == [42, 42, 43, 43]
+    starts = [rundir.read_metrics(out / k / "metrics.jsonl")[0][0] for k in keys]
+    assert all(s["step"] == 0 and "stsb_dev_spearman" in s for s in starts)
+    assert len({json.dumps({k: v for k, v in s.items() if k != "lr"}, sort_keys=True) for s in starts}) == 1
+    assert n_evals == 1 + len(keys)  # the start once, then each run's evaluation at its last step
+    md = (out / "report.md").read_text()
+    assert "## Results over seeds" in md and "| InfoNCE | 2 |" in md and " ± " in md
+    assert [m.seed for m in paper.load_reproduction(out)] == [42, 42, 43, 43]
+
+
+def test_senteval_table_uses_the_eval_code_on_each_best_checkpoint(seeded_repro):
+    from srl_explorer.evaluation import TASKS, evaluate_model, load_run_results
+    out, _ = seeded_repro
+    md = (out / "report.md").read_text()
+    table = md.split("## The paper's main table")[1].split("##")[0]
+    assert "| loss | " + " | ".join(TASKS) + " | avg |" in table and paper.SENTEVAL_HINT not in md
+    stored = load_run_results(out / "mpt-seed43")["best"]
+    assert set(stored["tasks"]) == set(TASKS) and stored["split"] == "test"
+    again = evaluate_model(str(out / "mpt-seed43" / "best"), None, "test", FIXTURES)  # the same code as `eval`
+    assert again["avg"] == pytest.approx(stored["avg"])
+    per_seed = [load_run_results(out / f"mpt-seed{s}")["best"]["avg"] for s in (42, 43)]
+    row = next(line for line in table.splitlines() if line.startswith("| MPT |"))
+    assert row.endswith(f"| {paper.claims.stat(per_seed).fmt()} |")
+
+
+def test_without_senteval_the_report_says_how_to_get_the_table(repro):
+    assert paper.SENTEVAL_HINT in (repro / "report.md").read_text()
+
+
+def test_losses_accept_commas_and_spaces_and_refuse_unknown_names(capsys):
+    from srl_explorer.cli import build_parser
+    parse = build_parser().parse_args
+    assert parse(["reproduce", "--losses", "infonce,align_uniform"]).losses == ["infonce", "align_uniform"]
+    assert parse(["reproduce", "--losses", "infonce", "mpt,met"]).losses == ["infonce", "mpt", "met"]
+    assert parse(["reproduce"]).losses == list(LOSSES)
+    with pytest.raises(SystemExit):
+        parse(["reproduce", "--losses", "infonce,nope"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_progress_line_names_loss_seed_step_and_the_time_left(seeded_repro, capsys):
+    line = reproduce.ProgressLine(n_runs=4)
+    line.begin(1, "mpt", 42, Path("/nonexistent"))
+    line.t0 -= 10.0  # 10 s spent so far
+    for step in (0, 1, 2):
+        line.record({"step": step})
+    text = capsys.readouterr().out.strip().splitlines()[-1]
+    assert text.startswith("[reproduce] mpt · seed 42 (run 2/4) · step 2/2 · about ") and text.endswith("left in total")

@@ -29,6 +29,7 @@ import torch
 from scipy.stats import norm
 
 from ..losses import LOSSES, build_loss, loss_color, loss_label
+from ..training.gradients import tangential
 from ..viz import Chart, Line, Panel
 
 SUBSPACE_DIM = 30     # dimension of W; the views live in 2 + SUBSPACE_DIM dimensions
@@ -73,7 +74,11 @@ def synthetic_views(pos_cos: torch.Tensor, neg_cos: torch.Tensor, seed: int = 0)
 
 def positive_pull(loss: torch.nn.Module, pos_cos: float, neg_cos: np.ndarray) -> dict[str, float]:
     """B · dL/dc at one positive cosine c: ``grad`` (total), ``grad_align`` and ``grad_uniform``
-    (the loss's weighted parts; they sum to ``grad``). Negative values pull the pair together."""
+    (the loss's weighted parts; they sum to ``grad``). Negative values pull the pair together.
+
+    ``tangent`` is B · ‖g − (g·z)z‖ for g = ∂L/∂z at the positive view z: the part of the gradient that moves it
+    on the sphere, the metric the trainer logs as ``grad_norm_z`` (one row of it; see
+    :mod:`srl_explorer.training.gradients`). c moves z along the sphere, so dL/dc sees only that part too."""
     c = torch.tensor(float(pos_cos), dtype=DTYPE, requires_grad=True)
     z1, z2 = synthetic_views(c, torch.as_tensor(neg_cos, dtype=DTYPE))
     out = loss(z1, z2)
@@ -82,8 +87,11 @@ def positive_pull(loss: torch.nn.Module, pos_cos: float, neg_cos: np.ndarray) ->
     grads = {}
     parts = (("grad", "loss", 1.0), ("grad_align", "align", w_align), ("grad_uniform", "uniform", w_uniform))
     for key, part, w in parts:
-        g, = torch.autograd.grad(out[part], c, retain_graph=True, allow_unused=True)
+        g, g_z2 = torch.autograd.grad(out[part], [c, z2], retain_graph=True, allow_unused=True)
         grads[key] = 0.0 if g is None else float(b * w * g)
+        if key == "grad":
+            g_pos = torch.zeros_like(z2[0]) if g_z2 is None else g_z2[0]  # (2+k,) dL/d(positive view)
+            grads["tangent"] = float(b * tangential(g_pos[None], z2[0].detach()[None]).norm())
     return grads
 
 
@@ -101,7 +109,8 @@ class Sweep:
     """Pull on the positive pair as its cosine goes 0 -> 1, for several losses.
 
     ``grad[loss]``, ``grad_align[loss]``, ``grad_uniform[loss]``: (N,) arrays of B · dL/dc
-    at each ``pos_cos`` (N,); ``neg_cos``: (B-1,); ``settings``: the sliders' values.
+    at each ``pos_cos`` (N,); ``tangent[loss]``: B · the tangential gradient norm at the positive view;
+    ``neg_cos``: (B-1,); ``settings``: the sliders' values.
     """
 
     pos_cos: np.ndarray
@@ -110,6 +119,7 @@ class Sweep:
     grad: dict[str, np.ndarray] = field(default_factory=dict)
     grad_align: dict[str, np.ndarray] = field(default_factory=dict)
     grad_uniform: dict[str, np.ndarray] = field(default_factory=dict)
+    tangent: dict[str, np.ndarray] = field(default_factory=dict)
 
     def magnitude(self, loss: str) -> np.ndarray:
         """|B · dL/dc|, (N,)."""
@@ -137,7 +147,7 @@ def sweep(batch_size: int = 64, spread: float = 0.1, neg_mean: float = 0.0, temp
         for name in losses:
             fn = build_loss(name, temp=temp, lam=lam, margin=margins.get(name))
             rows = [positive_pull(fn, c, neg) for c in grid]
-            for key in ("grad", "grad_align", "grad_uniform"):
+            for key in ("grad", "grad_align", "grad_uniform", "tangent"):
                 getattr(out, key)[name] = np.array([r[key] for r in rows])
     return out
 
@@ -171,7 +181,9 @@ def explain_at(sw: Sweep, cosine: float) -> list[dict]:
         else:
             note = "no dissipation factor"
         rows.append({"loss": name, "cosine": c, "pull": pull,
-                     "relative to c = 0": pull / start if start > 0 else float("nan"), "why": note})
+                     "relative to c = 0": pull / start if start > 0 else float("nan"),
+                     "tangential ‖∂L/∂z₊‖ × B": float(sw.tangent[name][i]) if name in sw.tangent else float("nan"),
+                     "why": note})
     return rows
 
 
