@@ -197,7 +197,7 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait(10)
 
 
-def cold_starts(root: Path, n: int) -> dict:
+def cold_starts(root: Path, n: int, flags: tuple[str, ...] = ()) -> dict:
     """Every page as the very first page a fresh browser context asks of a freshly started server, n times."""
     first = {path or "Home": [] for path in PAGES}
     starts = []
@@ -207,7 +207,7 @@ def cold_starts(root: Path, n: int) -> dict:
             for path in PAGES:
                 port = free_port()
                 t0 = time.perf_counter()
-                server = start_app(root, port)
+                server = start_app(root, port, flags=flags)
                 starts.append(time.perf_counter() - t0)
                 ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
                 try:
@@ -251,14 +251,25 @@ def stop_trainer(proc: subprocess.Popen) -> None:
     proc.wait(30)
 
 
-def sched(pid: int) -> tuple[float, float]:
-    """(seconds on a CPU, seconds runnable but waiting for one) summed over the threads of ``pid``."""
-    on = wait = 0.0
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far, ended threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def runqueue_waits(pid: int) -> dict[str, float]:
+    """Per thread of ``pid``: seconds spent runnable but waiting for a CPU (/proc/PID/task/TID/schedstat)."""
+    out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError, ValueError):
-            a, b, _ = (int(x) for x in (task / "schedstat").read_text().split())
-            on, wait = on + a / 1e9, wait + b / 1e9
-    return on, wait
+            out[task.name] = int((task / "schedstat").read_text().split()[1]) / 1e9
+    return out
+
+
+def waited(before: dict[str, float], after: dict[str, float]) -> float:
+    """Run-queue wait between two :func:`runqueue_waits` readings (threads that started and ended between
+    them are missed)."""
+    return sum(w - before.get(tid, 0.0) for tid, w in after.items())
 
 
 def steps_of(root: Path) -> int:
@@ -268,7 +279,7 @@ def steps_of(root: Path) -> int:
 
 
 def under_training(root: Path, n: int, nice: int = 0, threads: int | None = None,
-                   py_spy: Path | None = None) -> dict:
+                   py_spy: Path | None = None, flags: tuple[str, ...] = ()) -> dict:
     """Session B's first load of every page while a run trains and session A watches it on Train, on n
     freshly started servers."""
     trainer = start_trainer(root, nice, threads)
@@ -280,7 +291,7 @@ def under_training(root: Path, n: int, nice: int = 0, threads: int | None = None
             for i in range(n):
                 port = free_port()
                 url = f"http://127.0.0.1:{port}"
-                server = start_app(root, port)
+                server = start_app(root, port, flags=flags)
                 spy = None
                 if py_spy is not None:
                     py_spy.mkdir(parents=True, exist_ok=True)
@@ -291,7 +302,7 @@ def under_training(root: Path, n: int, nice: int = 0, threads: int | None = None
                 try:
                     a = browser.new_context(viewport={"width": 1400, "height": 1000})
                     a_train.append(render_time(a.new_page(), url, "Train", f"?run={TRAIN_RUN}"))
-                    cpu0, wait0 = sched(server.pid)
+                    cpu0, wait0 = cpu_seconds(server.pid), runqueue_waits(server.pid)
                     step0, t0 = steps_of(root), time.perf_counter()
                     for path in PAGES:
                         b = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -299,10 +310,9 @@ def under_training(root: Path, n: int, nice: int = 0, threads: int | None = None
                             b_pages[path or "Home"].append(render_time(b.new_page(), url, path))
                         finally:
                             b.close()
-                    cpu1, wait1 = sched(server.pid)
                     dt = time.perf_counter() - t0
-                    server_cpu.append((cpu1 - cpu0) / dt)
-                    server_wait.append((wait1 - wait0) / dt)
+                    server_cpu.append((cpu_seconds(server.pid) - cpu0) / dt)
+                    server_wait.append(waited(wait0, runqueue_waits(server.pid)) / dt)
                     steps_per_s.append((steps_of(root) - step0) / dt)
                     a.close()
                 finally:
@@ -328,9 +338,10 @@ MD_BEGIN, MD_END = "<!-- app-latency:begin -->", "<!-- app-latency:end -->"
 def markdown(result: dict) -> str:
     """The cold-start and under-training tables (for bench/results.md)."""
     cold, busy = result.get("cold_starts"), result.get("under_training")
+    flags = " ".join(result.get("server_flags") or [])
     lines = [f"## App latency: first loads, median of cold starts (`bench/app_latency.py`, "
              f"{result['date']}, commit {result['commit']}, {result['cpus']} CPUs, load average before "
-             f"{result['load_before'][0]:.2f})", ""]
+             f"{result['load_before'][0]:.2f}{', server flags ' + flags if flags else ''})", ""]
     head, rule, rows = ["page"], ["---"], {path or "Home": [path or "Home"] for path in PAGES}
     if cold:
         head.append(f"first load after start-up, idle (s, median of {cold['n']})")
@@ -426,6 +437,8 @@ def main() -> None:
                     help="session B's first loads while a run trains and session A watches it, N fresh servers")
     ap.add_argument("--trainer-nice", type=int, default=0, help="niceness of the training run (default: normal)")
     ap.add_argument("--trainer-threads", type=int, help="OMP_NUM_THREADS of the training run (default: torch's)")
+    ap.add_argument("--server-flags", default="", help="more streamlit flags for sections 4-5, e.g. "
+                    "'--runner.postScriptGC true --server.fileWatcherType auto' (Streamlit's defaults)")
     ap.add_argument("--py-spy", type=Path, metavar="DIR", help="sample the server with py-spy while training")
     ap.add_argument("--md", type=Path, help="replace the app-latency section of this markdown file (bench/results.md)")
     ap.add_argument("--screenshots", type=Path, help="only take README screenshots into this folder")
@@ -439,6 +452,8 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     result = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": commit.stdout.strip(),
               "load_before": os.getloadavg(), "cpus": os.cpu_count()}
+    flags = tuple(args.server_flags.split())
+    result["server_flags"] = list(flags)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "checkpoints"
         root.mkdir()
@@ -447,10 +462,10 @@ def main() -> None:
             if args.repeats > 0:
                 result.update(benchmark(root, args.repeats))
             if args.cold_starts > 0:
-                result["cold_starts"] = cold_starts(root, args.cold_starts)
+                result["cold_starts"] = cold_starts(root, args.cold_starts, flags)
             if args.under_training > 0:
                 result["under_training"] = under_training(root, args.under_training, args.trainer_nice,
-                                                          args.trainer_threads, args.py_spy)
+                                                          args.trainer_threads, args.py_spy, flags)
         finally:
             sleeper.kill()
     result["load_after"] = os.getloadavg()
