@@ -233,9 +233,11 @@ def project(x: np.ndarray, method: str = "UMAP", seed: int = 0, n_neighbors: int
                          "use PCA or fewer pairs")
 
     def compute() -> np.ndarray:
-        if method == "PCA":
-            from sklearn.decomposition import PCA
-            return PCA(n_components=2, random_state=seed).fit_transform(x).astype(np.float32)
+        if method == "PCA":  # numpy's SVD: no sklearn import on a page's first visit (~1 s here)
+            centred = x - x.mean(0)  # (N, d)
+            _, _, vt = np.linalg.svd(centred, full_matrices=False)  # vt: (min(N, d), d), by singular value
+            axes = vt[:2] * np.where(vt[:2].max(1) >= -vt[:2].min(1), 1.0, -1.0)[:, None]  # largest loading > 0
+            return (centred @ axes.T).astype(np.float32)  # (N, 2)
         return _umap(x, seed, n_neighbors)
 
     return _cached(content_key(x, method, seed, n_neighbors), compute)

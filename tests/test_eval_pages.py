@@ -194,7 +194,8 @@ def test_sts_data_folder_is_validated_and_remembered(sts_app, ckpt_root, tmp_pat
     assert not at.warning and any("Found STS-B (dev)" in c.value for c in at.caption)
     assert at.pills[0].options == ["STS-B", "sample (shipped)"] and at.pills[0].value == ["stsb"]
     assert next(r for r in at.radio if r.label == "Split").options == ["dev"]
-    at.multiselect[0].set_value(["done-mpt · best"]).run()
+    best = next(c for c in at.multiselect[0].options if c.startswith("done-mpt · best"))
+    at.multiselect[0].set_value([best]).run()
     evaluate(at)
     assert not at.error
     res = load_run_results(ckpt_root / "done-mpt")["best"]
@@ -225,3 +226,23 @@ def test_embeddings_clusters_are_shared_and_exported(ckpt_root, monkeypatch):
     names = [[t["name"] for t in json.loads(m.proto.spec)["data"]] for m in maps]
     assert names[0] == names[1] and names[0][0] == "cluster 1"  # one legend, the same clusters on both maps
 
+
+
+def test_embeddings_are_stored_so_a_map_drawn_once_needs_no_model(ckpt_root, monkeypatch):
+    from srl_explorer.ui import embeddings as E
+    monkeypatch.setenv("SRL_CHECKPOINTS", str(ckpt_root))
+    monkeypatch.setenv("SRL_UMAP_WARMUP", "0")
+    monkeypatch.chdir(ROOT)
+    at = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    open_page(at, "pages/3_Embeddings.py")
+    stored = sorted((ckpt_root / ".cache" / "embeddings").glob("*.npy"))
+    assert len(stored) >= 2  # one file per checkpoint of the two maps
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the stored embeddings were not used")
+    monkeypatch.setattr(E, "embed", no_model)
+    again = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)  # e.g. after a restart
+    again.run()
+    open_page(again, "pages/3_Embeddings.py")
+    assert len(again.get("plotly_chart")) == 2 and len(again.dataframe) == 2

@@ -1,12 +1,18 @@
 """The Embeddings page's parts: the sentence source, one map per checkpoint (coloured by gold score or by
 clusters shared by both maps), PNG/CSV exports of each map, and nearest neighbours.
 
-First visit: the controls are drawn before any model work; the packaged model was loaded once in the
-background at server start (``ui.common._preimport``), so a checkpoint loads in ~0.1 s instead of ~2.5 s;
-the default sentence set is 200 pairs (two encodings of ~400 sentences, ~0.7 s each on this CPU).
+First visit (issue 15: 5-8 s before): a map's embeddings are stored on disk under the runs folder
+(``.cache/embeddings``, keyed by checkpoint, its weights' mtime, pooler and sentences), so a map drawn once
+needs neither torch nor the model again, even after a server restart; PCA is numpy's SVD (no sklearn). A
+checkpoint never mapped before is encoded: the packaged model was loaded once in the background at server
+start (``ui.common._warm_model_loading``), so its load takes ~0.1-0.2 s instead of ~2.5 s, and the default
+is 200 pairs (about 400 sentences, ~0.7 s per checkpoint on this CPU).
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +21,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ..data import DataError, parse_lines, parse_pairs, read_pairs
+from ..data import parse_lines, parse_pairs, read_pairs
 from ..projection import joint_clusters, map_table, nearest, project, sentence_set
 from ..rundir import stsb_dev_file
 from ..viz import scatter_2d, to_plotly
 from ..viz.eval_charts import cluster_map
-from .common import embed, get_encoder, read_upload
+from .common import checkpoint_root, embed, get_encoder, read_upload
 
 DEFAULT_PAIRS = 200
 N_CLUSTERS = 8
+STORE_ENTRIES = 48  # embedding files kept under <runs folder>/.cache/embeddings (~0.6 MB each by default)
 
 
 @dataclass
@@ -62,11 +69,42 @@ def load_sentences(source: str, max_pairs: int) -> Sentences:
     return Sentences(text, gold, idx)
 
 
+def _store_path(model: str, pooler: str | None, sentences: list[str]) -> Path:
+    weights = Path(model) / "model.safetensors"
+    mtime = weights.stat().st_mtime_ns if weights.is_file() else 0  # a replaced checkpoint gets a new key
+    key = json.dumps([str(Path(model).resolve()) if Path(model).exists() else model, pooler, mtime, sentences])
+    return checkpoint_root() / ".cache" / "embeddings" / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
+
+
+def stored_embed(model: str, pooler: str | None, sentences: list[str]) -> np.ndarray | None:
+    """(N, d) embeddings from the disk store, else encoded (``ui.common.embed``) and stored (atomically;
+    the oldest files beyond ``STORE_ENTRIES`` are removed). None when the model cannot be loaded."""
+    path = _store_path(model, pooler, sentences)
+    try:
+        return np.load(path)
+    except (OSError, ValueError):  # absent or unreadable: encode again
+        pass
+    emb = embed(model, pooler, sentences)
+    if emb is None:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy.tmp", delete=False) as f:
+            np.save(f, emb)
+        os.replace(f.name, path)
+        old = sorted(path.parent.glob("*.npy"), key=lambda p: p.stat().st_mtime)[:-STORE_ENTRIES]
+        for p in old:
+            p.unlink(missing_ok=True)
+    except OSError:  # a read-only runs folder: the maps still work, only slower next time
+        pass
+    return emb
+
+
 def embed_all(labels: list[str], choices: dict, sentences: list[str]) -> dict[str, np.ndarray]:
     """label -> (N, d) embeddings of every checkpoint that loads (an error box for one that does not)."""
     out = {}
     for label in labels:
-        emb = embed(*choices[label], sentences)
+        emb = stored_embed(*choices[label], sentences)
         if emb is not None:
             out[label] = emb
     return out
