@@ -219,6 +219,16 @@ def test_train_page_best_is_after_step_0_and_idle_runs_are_flagged(app, ckpt_roo
     assert any("92.40 at step 0 (the start); no evaluation after training began yet" in c.value for c in app.caption)
 
 
+def test_picker_labels_carry_the_step_and_the_base_model_is_the_evaluated_start(ckpt_root):
+    from srl_explorer.ui.common import checkpoint_choices
+    choices = checkpoint_choices(ckpt_root)
+    status = rundir.read_status(ckpt_root / "done-mpt")
+    assert best_label(ckpt_root) in choices and f"done-mpt · final (step {status['step']})" in choices
+    assert choices[best_label(ckpt_root)][0] == str(ckpt_root / "done-mpt" / "best")
+    # trained with the default start (cls + MLP in training only): step 0 was evaluated without the head
+    assert choices["done-mpt · step 0 (base model)"][1] == "cls_before_pooler"
+
+
 def test_train_form_errors_are_messages(app):
     open_page(app, "pages/1_Train.py")
     app.radio[0].set_value("Local path").run()

@@ -244,6 +244,14 @@ def checkpoint_label(run: rundir.RunInfo, name: str) -> str:
     return f"{run.name} · {name}" + (f" (step {step})" if step is not None else "")
 
 
+def eval_pooler(config: dict) -> str | None:
+    """The pooler that encodes a run's base model as its step-0 evaluation did: SimCSE's ``cls`` with the MLP
+    head in training only is the [CLS] vector without the head at evaluation, i.e. ``cls_before_pooler``
+    (the head is freshly initialised, so the base model has none to apply)."""
+    pooler = config.get("pooler")
+    return "cls_before_pooler" if pooler == "cls" and config.get("mlp_only_train") else pooler
+
+
 def checkpoint_choices(root: Path | None = None) -> dict[str, tuple[str, str | None]]:
     """Label -> (model path, pooler): the packaged model, and per run its base model ("step 0",
     with the run's pooler) and its saved checkpoints (best, final, last, labelled with their step by
@@ -252,7 +260,7 @@ def checkpoint_choices(root: Path | None = None) -> dict[str, tuple[str, str | N
     for r in rundir.list_runs(root or checkpoint_root()):
         ckpts = rundir.checkpoints_of(r.path)
         if r.config.get("model") and "step0" not in ckpts:
-            out[f"{r.name} · step 0 (base model)"] = (str(r.config["model"]), r.config.get("pooler"))
+            out[f"{r.name} · step 0 (base model)"] = (str(r.config["model"]), eval_pooler(r.config))
         for name, path in ckpts.items():
             out[checkpoint_label(r, name)] = (str(path), None)
     return out
