@@ -364,3 +364,14 @@ def test_progress_line_names_loss_seed_step_and_the_time_left(seeded_repro, caps
         line.record({"step": step})
     text = capsys.readouterr().out.strip().splitlines()[-1]
     assert text.startswith("[reproduce] mpt · seed 42 (run 2/4) · step 2/2 · about ") and text.endswith("left in total")
+
+
+def test_report_and_paper_summaries_take_the_best_after_step_0():
+    """The start scores highest: the summary's best is the best evaluation after training began, and the
+    report shows the start in its own column (issue 14: one definition of best)."""
+    run = fake_run("infonce", {0: 92.4, 10: 90.0, 20: 91.0})
+    row = paper.summarize_run(run)
+    assert (row["start"], row["best"], row["best_step"], row["last"], row["drop"]) == (92.4, 91.0, 20, 91.0, 0.0)
+    assert "| InfoNCE | finished | 20 | 92.40 | 91.00 (20) | 91.00 |" in paper.report.table_markdown([row])
+    [stats] = paper.loss_table([run])
+    assert (stats["start"].mean, stats["best"].mean, stats["best_steps"]) == (92.4, 91.0, [20])
