@@ -323,6 +323,8 @@ def test_seeds_run_every_loss_and_share_one_start(seeded_repro, capsys):
     assert n_evals == 1 + len(keys)  # the start once, then each run's evaluation at its last step
     md = (out / "report.md").read_text()
     assert "## Results over seeds" in md and "| InfoNCE | 2 |" in md and " ± " in md
+    first = [rundir.read_metrics(out / k / "metrics.jsonl")[0][1] for k in ("mpt-seed42", "mpt-seed43")]
+    assert f"| active_frac {paper.claims.stat(r['active_frac'] for r in first).fmt('.3f')} |" in md  # at step 1
     assert [m.seed for m in paper.load_reproduction(out)] == [42, 42, 43, 43]
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..fmt import fmt_num
-from ..losses import dissipating_losses, loss_label
+from ..losses import LOSSES, dissipating_losses, loss_label
 from ..runstats import best_eval, did_not_train, start_eval
 from .evidence import RunMetrics, by_loss
 
@@ -119,7 +119,15 @@ def loss_stats(runs: Sequence[RunMetrics]) -> dict:
            "seeds": [r["seed"] for r in rows], "best_steps": [r["best_step"] for r in trained]}
     for key in ("start", "best", "last", "drop", "fade"):
         out[key] = stat(r[key] for r in trained)
+    diagnostic = LOSSES[out["loss"]].diagnostic if out["loss"] in LOSSES else None
+    out["diagnostic"] = diagnostic  # at step 1 over every run (an idle run shows its 0 here)
+    out["diagnostic_step1"] = stat(_at_step(r, diagnostic, 1) for r in runs) if diagnostic else None
     return out
+
+
+def _at_step(run: RunMetrics, key: str, step: int) -> float | None:
+    steps, values = run.series(key, start=step)
+    return float(values[0]) if len(steps) and steps[0] == step else None
 
 
 def loss_table(metrics: Sequence[RunMetrics]) -> list[dict]:

@@ -60,11 +60,13 @@ def _cell(s: Stat | None, spec: str = ".2f") -> str:
 def loss_table_markdown(rows: Sequence[dict]) -> str:
     """One row per loss: mean ± sd over its seeds (the runs that trained)."""
     out = ["| loss | seeds | did not train | dev STS at step 0 | best dev STS after step 0 | best at step | last dev "
-           "STS | drop from peak | gradient fade (late ÷ early) |", "|---|---:|---:|---:|---:|---|---:|---:|---:|"]
+           "STS | drop from peak | gradient fade (late ÷ early) | p_pos or active_frac at step 1 |",
+           "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     for r in rows:
+        diag = f"{r['diagnostic']} {_cell(r['diagnostic_step1'], '.3f')}" if r.get("diagnostic") else "–"
         out.append(f"| {loss_label(r['loss'])} | {r['runs']} | {r['did_not_train']} | {_cell(r['start'])} "
                    f"| {_cell(r['best'])} | {', '.join(map(str, r['best_steps'])) or '–'} | {_cell(r['last'])} "
-                   f"| {_cell(r['drop'])} | {_cell(r['fade'])} |")
+                   f"| {_cell(r['drop'])} | {_cell(r['fade'])} | {diag} |")
     return "\n".join(out)
 
 
