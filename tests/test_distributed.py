@@ -47,6 +47,7 @@ def cfg_for(loss: str, tiny_model: str, out: Path, batch_size: int, device: str 
     return TrainConfig(loss=loss, model=tiny_model, dropout=0.0, max_steps=1, batch_size=batch_size, lr=3e-5,
                        grad_clip=1e9, eval_every=100, max_train_sentences=64, output_dir=str(out), device=device,
                        precision="fp32", tf32=False, keep="all",  # adam_first_moments reads last/
+                       pooler="avg", mlp_only_train=False,  # the pooler is not what these tests are about
                        margin={"mpt": 0.9, "met": 1.5, "mat": 0.6}.get(loss))  # margins large enough to be active
 
 

@@ -169,7 +169,7 @@ def test_step0_spearman_matches_independent_scipy(stsb_dir, tmp_path):
     from srl_explorer.encoder import default_model_path
     run = train(TrainConfig(train_file=str(stsb_dir / "sts-train.csv"), dev_file=str(stsb_dir / "sts-dev.csv"),
                             max_steps=1, batch_size=4, eval_every=100, output_dir=str(tmp_path / "r"),
-                            max_train_sentences=64))
+                            max_train_sentences=64, pooler="avg", mlp_only_train=False))
     logged = records(run)[0]["stsb_dev_spearman"]
     pairs = read_pairs(stsb_dir / "sts-dev.csv")
     tok = AutoTokenizer.from_pretrained(default_model_path())
