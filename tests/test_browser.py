@@ -258,6 +258,8 @@ def test_sts_evaluates_the_shipped_sample_offline(page, url, done_run):
     expected = evaluate_model(None, ["sample"])["tasks"]["sample"]["all"]
     bars = next(t for t in traces(page) if t["name"].startswith("packaged all-MiniLM-L6-v2"))
     assert bars["x"] == ["sample (shipped)"] and bars["y"] == pytest.approx([expected])
+    page.set_viewport_size({"width": 1400, "height": 1500})  # the app scrolls inside itself: show the bars too
+    page.wait_for_timeout(500)
     shot(page, "sts")
 
 
