@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from . import DEFAULT_MODEL
+from .rundir import MODEL_CONFIG, RunDir
 
 POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
 POOLING_FILE = "srl_pooling.json"
@@ -51,9 +52,9 @@ def resolve_model(name_or_path: str | os.PathLike | None) -> str:
         return default_model_path()
     p = Path(name_or_path).expanduser()
     # a run dir: its config.json is the TrainConfig, not a model config
-    if p.is_dir() and (not (p / "config.json").exists() or (p / "status.json").exists()):
+    if p.is_dir() and (not (p / MODEL_CONFIG).exists() or RunDir(p).status_file.exists()):
         for sub in ("best", "final", "last"):
-            if (p / sub / "config.json").exists():
+            if (p / sub / MODEL_CONFIG).exists():
                 return str(p / sub)
     return str(p) if p.exists() else str(name_or_path)
 

@@ -9,11 +9,12 @@ run — is one line (exit code 2 through the CLI).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
 from . import st_format
+from .encoder import POOLING_FILE
+from .rundir import MODEL_CONFIG, RunDir
 
 CHECKPOINTS = ("best", "final", "last")
 NEVER_UPLOADED = ["trainer_state.pt", ".*", "*.tmp"]
@@ -26,13 +27,13 @@ class HubError(OSError):
 def checkpoint_dir(run: str | os.PathLike, checkpoint: str = "best") -> Path:
     """``RUN/<checkpoint>``; ``RUN`` may also be a checkpoint folder itself."""
     run = Path(run)
-    if (run / "srl_pooling.json").exists():
+    if (run / POOLING_FILE).exists():
         return run
     if not run.is_dir():
         raise FileNotFoundError(f"{run}: no such run directory")
     ckpt = run / checkpoint
-    if not (ckpt / "config.json").exists():
-        have = [c for c in CHECKPOINTS if (run / c / "config.json").exists()]
+    if not (ckpt / MODEL_CONFIG).exists():
+        have = [c for c in CHECKPOINTS if (run / c / MODEL_CONFIG).exists()]
         raise FileNotFoundError(f"{run}: no {checkpoint}/ checkpoint"
                                 + (f" (it has: {', '.join(have)}; choose one with --checkpoint)" if have else ""))
     return ckpt
@@ -40,16 +41,11 @@ def checkpoint_dir(run: str | os.PathLike, checkpoint: str = "best") -> Path:
 
 def _card_info_for(ckpt: Path) -> dict:
     """Card facts from the run folder around ``ckpt``: its config, and the step and dev STS of the checkpoint."""
-    from .rundir import read_metrics
-
-    run = ckpt.parent
-    try:
-        config = json.loads((run / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        config = {}
-    if not isinstance(config, dict) or "loss" not in config:
+    run = RunDir(ckpt.parent)
+    config = run.read_config()
+    if "loss" not in config:
         return st_format.card_info()
-    evals = [r for r in read_metrics(run / "metrics.jsonl")[0] if "stsb_dev_spearman" in r]
+    evals = [r for r in run.read_metrics()[0] if "stsb_dev_spearman" in r]
     step = score = None
     if evals and ckpt.name == "best":
         rec = max(evals, key=lambda r: r["stsb_dev_spearman"])

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
+
+from .rundir import RunDir, read_metrics
 
 TB_DIR = "tb"
 REPORTERS = ("tensorboard", "wandb", "mlflow")
@@ -125,28 +126,11 @@ def make_sinks(report_to: str | Iterable[str] | None, run_dir: str | os.PathLike
 
 def sinks_for_run(run_dir: str | os.PathLike) -> list:
     """The sinks a run's ``config.json`` asks for (its ``report_to``)."""
-    try:
-        config = json.loads((Path(run_dir) / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return []
-    return make_sinks(config.get("report_to"), run_dir, config) if isinstance(config, dict) else []
+    config = RunDir(run_dir).read_config()
+    return make_sinks(config.get("report_to"), run_dir, config) if config else []
 
 
 # --------------------------------------------------------------------------- export-tb
-def _records(path: Path) -> list[dict]:
-    """Every complete record of ``metrics.jsonl`` (torn or malformed lines skipped)."""
-    out = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict):
-                out.append(rec)
-    return out
-
-
 def export_tb(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, force: bool = False) -> Path:
     """Write ``<run_dir>/metrics.jsonl`` as TensorBoard event files in ``out_dir`` (default ``<run_dir>/tb``).
 
@@ -154,9 +138,9 @@ def export_tb(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = No
     which replaces them, so a curve is never doubled.
     """
     run_dir = Path(run_dir)
-    metrics = run_dir / "metrics.jsonl"
+    metrics = RunDir(run_dir).metrics_file
     if not metrics.is_file():
-        raise FileNotFoundError(f"{run_dir}: not a run directory (no metrics.jsonl)")
+        raise FileNotFoundError(f"{run_dir}: not a run directory (no {metrics.name})")
     out = Path(out_dir) if out_dir else run_dir / TB_DIR
     old = sorted(out.glob("events.out.tfevents.*")) if out.is_dir() else []
     if old and not force:
@@ -166,7 +150,7 @@ def export_tb(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = No
     parse_report_to("tensorboard")  # one clear line when tensorboard is missing
     sink = TensorBoardSink(out)
     try:
-        for rec in _records(metrics):
+        for rec in read_metrics(metrics)[0]:
             sink.write(rec)
     finally:
         sink.close()

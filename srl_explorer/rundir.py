@@ -88,19 +88,27 @@ def data_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-STSB_LAYOUTS = (".", "STS/STSBenchmark", "STSBenchmark", "downstream/STS/STSBenchmark")
+STSB_LAYOUTS = ("STS/STSBenchmark", "STSBenchmark", ".", "downstream/STS/STSBenchmark")  # SentEval's first
 
 
-def stsb_file(split: str = "dev") -> Path | None:
-    """``sts-<split>.csv`` of STS Benchmark in :func:`data_dir` (flat or SentEval layout), or None."""
-    root = data_dir()
-    if root is None:
-        return None
+def stsb_name(split: str) -> str:
+    """The STS Benchmark's file name for ``split`` (train, dev, test)."""
+    return f"sts-{split}.csv"
+
+
+def find_stsb(root: str | os.PathLike, split: str = "dev") -> Path | None:
+    """``sts-<split>.csv`` of STS Benchmark under ``root`` (flat or SentEval layout), or None."""
     for sub in STSB_LAYOUTS:
-        path = root / sub / f"sts-{split}.csv"
+        path = Path(root) / sub / stsb_name(split)
         if path.is_file():
             return path.resolve()
     return None
+
+
+def stsb_file(split: str = "dev") -> Path | None:
+    """``sts-<split>.csv`` of STS Benchmark in :func:`data_dir`, or None."""
+    root = data_dir()
+    return None if root is None else find_stsb(root, split)
 
 
 def stsb_dev_file() -> Path | None:

@@ -40,6 +40,7 @@ from typing import Any
 from safetensors.torch import save_file
 
 from . import DEFAULT_MODEL
+from .rundir import MODEL_CONFIG
 
 ST_POOLING = {"avg": "mean", "cls": "cls", "cls_before_pooler": "cls"}  # our pooler -> ST pooling mode
 PACKAGED_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -74,7 +75,7 @@ def write_sentence_transformers_files(encoder, directory: str | os.PathLike) -> 
         idx = len(modules)
         sub = directory / f"{idx}_{kind}"
         sub.mkdir()
-        (sub / "config.json").write_text(json.dumps(config, indent=2))
+        (sub / MODEL_CONFIG).write_text(json.dumps(config, indent=2))
         modules.append({"idx": idx, "name": str(idx), "path": sub.name, "type": f"sentence_transformers.models.{kind}"})
         return sub
 

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from .. import rundir
 from ..data import (
     DataError,
     Pairs,
@@ -137,9 +138,9 @@ def load_senteval_sts(data_dir: Path, task: str) -> Task:
 
 def load_senteval_stsb(data_dir: Path, split: str) -> Task:
     """STS-B from ``DIR/STS/STSBenchmark/sts-<split>.csv``, or ``DIR/sts-<split>.csv``."""
-    fname = f"sts-{split}.csv"
-    path = _find_dir(data_dir, ["STS/STSBenchmark", "STSBenchmark", "."], fname,
-                     hint=" (use --split dev)" if split == "test" and (data_dir / "sts-dev.csv").exists() else "")
+    fname = rundir.stsb_name(split)
+    hint = " (use --split dev)" if split == "test" and rundir.find_stsb(data_dir, "dev") else ""
+    path = _find_dir(data_dir, list(rundir.STSB_LAYOUTS), fname, hint=hint)
     f = path / fname
     return Task("stsb", {split: parse_stsb(decode_text(read_bytes(f), f.name), f.name)}, split, str(f))
 
@@ -191,8 +192,7 @@ def scan_data_dir(data_dir: str | os.PathLike) -> dict[str, list[str]]:
     for task, (folder, _) in SENTEVAL_STS.items():
         if any(any((root / c).glob("STS.input.*.txt")) for c in (f"STS/{folder}", folder) if (root / c).is_dir()):
             found[task] = ["test"]
-    splits = [sp for sp in SPLITS if any((root / c / f"sts-{sp}.csv").is_file()
-                                         for c in ("STS/STSBenchmark", "STSBenchmark", "."))]
+    splits = [sp for sp in SPLITS if rundir.find_stsb(root, sp)]
     if splits:
         found["stsb"] = splits
     splits = [sp for sp in SPLITS if any((root / c / SICK_FILES[sp]).is_file() for c in ("SICK", "."))]
