@@ -147,17 +147,21 @@ def align_uniform_plane(runs_records: dict[str, list[dict]], colors: dict[str, s
     return Chart("au_plane", title, [panel], height=None if title else 480)
 
 
+def pair_lines(coords: np.ndarray, pairs: list[tuple[int, int]] | None) -> list[Line]:
+    """Faint segments joining the two sentences of each pair on a 2-D map (N, 2); [] without pairs."""
+    if not pairs:
+        return []
+    xs, ys = [], []
+    for i, j in pairs:
+        xs += [coords[i, 0], coords[j, 0], None]
+        ys += [coords[i, 1], coords[j, 1], None]
+    return [Line("pairs", xs, ys, color="rgba(120,120,120,0.35)", width=0.5, hover=False, legend=False, webgl=True)]
+
+
 def scatter_2d(coords: np.ndarray, text: list[str], color, color_title: str,
                pairs: list[tuple[int, int]] | None = None, title: str = "") -> Chart:
     """A 2-D map of sentences (N, 2), coloured by ``color`` (N,); ``pairs`` joins the two sentences of a pair."""
-    lines = []
-    if pairs:
-        xs, ys = [], []
-        for i, j in pairs:
-            xs += [coords[i, 0], coords[j, 0], None]
-            ys += [coords[i, 1], coords[j, 1], None]
-        lines.append(Line("pairs", xs, ys, color="rgba(120,120,120,0.35)", width=0.5, hover=False, legend=False,
-                          webgl=True))
+    lines = pair_lines(coords, pairs)
     lines.append(Line("sentences", coords[:, 0], coords[:, 1], kind="points", text=text, size=5,
                       hovertemplate="%{text}<extra></extra>", color_values=color, color_title=color_title,
                       legend=False, webgl=True))

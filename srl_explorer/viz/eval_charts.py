@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .charts import pair_lines
 from .model import Chart, Line, Panel
 
 CLUSTER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -22,14 +23,7 @@ def cluster_map(coords: np.ndarray, text: list[str], labels: np.ndarray,
     """A 2-D map of sentences (N, 2) with one trace per cluster (``labels`` (N,) int, 0-based), named
     "cluster 1".."cluster k" in a legend, each in its fixed :func:`cluster_color`; the sentence on hover."""
     labels = np.asarray(labels)
-    lines = []
-    if pairs:
-        xs, ys = [], []
-        for i, j in pairs:
-            xs += [coords[i, 0], coords[j, 0], None]
-            ys += [coords[i, 1], coords[j, 1], None]
-        lines.append(Line("pairs", xs, ys, color="rgba(120,120,120,0.35)", width=0.5, hover=False, legend=False,
-                          webgl=True))
+    lines = pair_lines(coords, pairs)
     for c in sorted(set(labels.tolist())):
         idx = np.flatnonzero(labels == c)
         lines.append(Line(f"cluster {c + 1}", coords[idx, 0], coords[idx, 1], kind="points", color=cluster_color(c),
