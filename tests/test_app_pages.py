@@ -2,6 +2,7 @@
 (status running with the pid of a live process, and some metric lines)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -46,16 +47,24 @@ def fake_live_run(root: Path, name: str, pid: int) -> Path:
     return live
 
 
+@contextlib.contextmanager
+def live_run_of(root: Path, name: str):
+    """A fake run in progress whose pid is a live sleeping process, for as long as the block lasts."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])
+    try:
+        yield fake_live_run(root, name, sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 @pytest.fixture(scope="module")
 def ckpt_root(tiny_model, tmp_path_factory):
     root = tmp_path_factory.mktemp("checkpoints")
     train(TrainConfig(model=tiny_model, loss="mpt", max_steps=3, batch_size=8, eval_every=2,
                       max_train_sentences=100, output_dir=str(root / "done-mpt")))
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])
-    fake_live_run(root, "live-infonce", sleeper.pid)
-    yield root
-    sleeper.kill()
-    sleeper.wait()
+    with live_run_of(root, "live-infonce"):
+        yield root
 
 
 @pytest.fixture
@@ -124,10 +133,8 @@ def scratch(ckpt_root):
 
 
 def test_stop_button_requests_a_stop(app, ckpt_root, scratch):
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])
     scratch.append("live-to-stop")
-    try:
-        run = fake_live_run(ckpt_root, "live-to-stop", sleeper.pid)
+    with live_run_of(ckpt_root, "live-to-stop") as run:
         app.query_params["run"] = "live-to-stop"
         open_page(app, "pages/1_Train.py")
         assert next(s for s in app.selectbox if s.label == "Run").value == "live-to-stop"
@@ -135,9 +142,6 @@ def test_stop_button_requests_a_stop(app, ckpt_root, scratch):
         assert not app.exception
         assert rundir.stop_requested(run)
         assert any("Stopping" in c.value for c in app.caption)
-    finally:
-        sleeper.kill()
-        sleeper.wait()
 
 
 def test_train_page_failed_run_shows_error(app, ckpt_root, scratch):
@@ -157,10 +161,8 @@ def test_live_charts_are_built_once_per_new_metric_line(app, ckpt_root, scratch)
     one new figure. The panels have one colour per metric, a legend and a y title each, log gradient axes."""
     from srl_explorer.ui.charts import BUILDS_KEY
     from srl_explorer.viz import METRIC_COLORS
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)"])
     scratch.append("live-poll")
-    try:
-        run = fake_live_run(ckpt_root, "live-poll", sleeper.pid)
+    with live_run_of(ckpt_root, "live-poll") as run:
         app.query_params["run"] = "live-poll"
         open_page(app, "pages/1_Train.py")
         builds, spec = app.session_state[BUILDS_KEY], charts(app)[0].proto.spec
@@ -181,9 +183,6 @@ def test_live_charts_are_built_once_per_new_metric_line(app, ckpt_root, scratch)
         assert fig["layout"]["xaxis5"]["range"][1] >= 10  # STS from step 0: not -1..1
         next(t for t in app.toggle if t.label.startswith("Log scale")).set_value(False).run()
         assert json.loads(charts(app)[0].proto.spec)["layout"]["yaxis2"]["type"] == "linear"
-    finally:
-        sleeper.kill()
-        sleeper.wait()
 
 
 def test_live_panel_says_why_a_loss_has_no_dissipation():
