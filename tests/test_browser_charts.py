@@ -155,8 +155,9 @@ def test_start_folds_the_form_and_scrolls_to_the_live_charts(page, url, ckpts, t
     page.wait_for_function("document.body.innerText.includes('in its own process')", timeout=60_000)
     settle(page)
     [new] = {p.name for p in ckpts.iterdir()} - before
-    form = page.locator("[data-testid='stExpander'] details").first
-    assert form.get_attribute("open") is None  # the form folded
+    # the form folds (on the rerun that follows the launch; wait for it rather than race it)
+    page.wait_for_function("() => !document.querySelector(\"[data-testid='stExpander'] details\").open",
+                           timeout=60_000)
     # the live charts' heading is in the top half of the window (scrolled to it, or the page is short enough)
     page.wait_for_function("() => { const t = document.getElementById('live-charts').getBoundingClientRect().top;"
                            " return t >= -5 && t < window.innerHeight / 2; }", timeout=15_000)
