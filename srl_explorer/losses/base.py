@@ -2,8 +2,8 @@
 
 A loss subclass declares, next to its maths::
 
-    label = "InfoNCE"              # name in charts, tables and the report
-    color = "#1f77b4"              # its colour in every chart
+    label = "My loss"              # name in charts, tables and the report
+    color = "#123456"              # its colour in every chart
     dissipates = False             # adds gradient dissipation on purpose (the paper's claim 3)
     diagnostic = "pos_prob"        # the dissipation indicator it logs: pos_prob, active_frac or None
     hparam_help = {"temp": "..."}  # one line per hyperparameter of __init__ (names are the paper's symbols)
