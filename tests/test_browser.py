@@ -6,7 +6,10 @@ test saves a screenshot of its page under test-artifacts/screenshots/.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -43,13 +46,26 @@ def done_run(ckpts, tiny_model) -> Path:
     return run
 
 
+@contextlib.contextmanager
+def serve(ckpts: Path):
+    """The app on a free port with its runs in ``ckpts``. On exit the server stops, and so does any run a
+    test left training (a failed test must not leave a 100,000-step run on the CPU)."""
+    proc = start_app(ckpts, port := free_port())
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        for run in rundir.list_runs(ckpts):
+            if run.state == rundir.LIVE and run.status.get("pid"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(run.status["pid"], signal.SIGTERM)
+
+
 @pytest.fixture(scope="module")
 def url(ckpts, done_run):
-    port = free_port()
-    proc = start_app(ckpts, port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serve(ckpts) as u:
+        yield u
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bench._browser import CHROMIUM, free_port, launch_chromium, start_app
+from bench._browser import CHROMIUM
 from srl_explorer import rundir
-from tests.test_browser import fill, open_page, settle, shot, traces, wait_plots
+from tests.test_browser import browser, fill, open_page, page, serve, settle, shot, traces, wait_plots  # noqa: F401
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
@@ -59,26 +59,8 @@ def sleeper():
 
 @pytest.fixture(scope="module")
 def url(ckpts):
-    port = free_port()
-    proc = start_app(ckpts, port)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-    yield pg
-    pg.close()
+    with serve(ckpts) as u:
+        yield u
 
 
 # Per plot element (Streamlit mounts a new one when a figure changes; each is hooked as soon as it is

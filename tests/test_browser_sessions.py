@@ -20,12 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from bench._browser import CHROMIUM, free_port, launch_chromium, start_app
+from bench._browser import CHROMIUM
 from srl_explorer import rundir
-from tests.test_browser import (
+from tests.test_browser import (  # noqa: F401 - browser is a fixture
     LOSS_POINTS,
+    browser,
     loss_curve,
     open_page,
+    serve,
     settle,
     shot,
     step_of,
@@ -58,18 +60,8 @@ def done_run(ckpts, tiny_model) -> Path:
 
 @pytest.fixture(scope="module")
 def url(ckpts, done_run):
-    proc = start_app(ckpts, port := free_port())
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+    with serve(ckpts) as u:
+        yield u
 
 
 @pytest.fixture
