@@ -153,6 +153,19 @@ def fill(pg, label: str, value: str) -> None:
     settle(pg)
 
 
+def fill_new_run_form(pg, url: str, model: str, eval_every: int) -> None:
+    """Open Train, unfold "New run" and fill it for a long tiny run (8 per batch) from a local model."""
+    open_page(pg, url, "Train")
+    pg.get_by_text("New run", exact=True).click()  # folded while other runs exist
+    settle(pg)
+    pg.get_by_text("Local path", exact=True).click()
+    settle(pg)
+    fill(pg, "Model id or path", model)
+    for label, value in (("Steps", "100000"), ("Batch size (per process)", "8"),
+                         ("Eval every (steps)", str(eval_every))):
+        fill(pg, label, value)
+
+
 # --------------------------------------------------------------------------- one test per page
 def test_home_lists_the_runs(page, url, done_run):
     body = open_page(page, url)
@@ -163,14 +176,7 @@ def test_home_lists_the_runs(page, url, done_run):
 
 def test_train_refuses_a_short_upload_then_streams_a_live_run_to_two_sessions(page, browser, url, ckpts,
                                                                               tiny_model, tmp_path):
-    open_page(page, url, "Train")
-    page.get_by_text("New run", exact=True).click()  # folded while other runs exist
-    settle(page)
-    page.get_by_text("Local path", exact=True).click()
-    settle(page)
-    fill(page, "Model id or path", tiny_model)
-    for label, value in (("Steps", "100000"), ("Batch size (per process)", "8"), ("Eval every (steps)", "40")):
-        fill(page, label, value)
+    fill_new_run_form(page, url, tiny_model, eval_every=40)
     short = tmp_path / "short.txt"  # fewer sentences than one batch
     short.write_text("one sentence\ntwo sentences\nthree\n")
     page.get_by_text("Upload .txt", exact=True).click()

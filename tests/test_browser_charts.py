@@ -17,7 +17,17 @@ import pytest
 
 from bench._browser import CHROMIUM
 from srl_explorer import rundir
-from tests.test_browser import browser, fill, open_page, page, serve, settle, shot, traces, wait_plots  # noqa: F401
+from tests.test_browser import (  # noqa: F401 - browser and page are fixtures
+    browser,
+    fill_new_run_form,
+    open_page,
+    page,
+    serve,
+    settle,
+    shot,
+    traces,
+    wait_plots,
+)
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
@@ -124,14 +134,7 @@ def test_failed_run_says_its_error_once(page, url, ckpts):
 
 
 def test_start_folds_the_form_and_scrolls_to_the_live_charts(page, url, ckpts, tiny_model):
-    open_page(page, url, "Train")
-    page.get_by_text("New run", exact=True).click()  # folded while other runs exist
-    settle(page)
-    page.get_by_text("Local path", exact=True).click()
-    settle(page)
-    fill(page, "Model id or path", tiny_model)
-    for label, value in (("Steps", "100000"), ("Batch size (per process)", "8"), ("Eval every (steps)", "25")):
-        fill(page, label, value)
+    fill_new_run_form(page, url, tiny_model, eval_every=25)
     before = {p.name for p in ckpts.iterdir()}
     page.get_by_role("button", name="Start training").click()
     page.wait_for_function("document.body.innerText.includes('in its own process')", timeout=60_000)

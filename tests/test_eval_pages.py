@@ -209,13 +209,19 @@ def test_sts_data_folder_is_validated_and_remembered(sts_app, ckpt_root, tmp_pat
     assert next(t for t in fresh.text_input if t.label == "Data folder").value == str(stsb)
 
 
-def test_embeddings_clusters_are_shared_and_exported(ckpt_root, monkeypatch):
+def embeddings_page(ckpt_root, monkeypatch):
+    """The Embeddings page of an app whose runs folder is ``ckpt_root`` (no UMAP warm-up)."""
     monkeypatch.setenv("SRL_CHECKPOINTS", str(ckpt_root))
     monkeypatch.setenv("SRL_UMAP_WARMUP", "0")
     monkeypatch.chdir(ROOT)
     at = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
     open_page(at, "pages/3_Embeddings.py")
+    return at
+
+
+def test_embeddings_clusters_are_shared_and_exported(ckpt_root, monkeypatch):
+    at = embeddings_page(ckpt_root, monkeypatch)
     next(r for r in at.radio if r.label == "Colour").set_value("cluster").run()
     assert not at.exception
     maps = at.get("plotly_chart")
@@ -230,12 +236,7 @@ def test_embeddings_clusters_are_shared_and_exported(ckpt_root, monkeypatch):
 
 def test_embeddings_are_stored_so_a_map_drawn_once_needs_no_model(ckpt_root, monkeypatch):
     from srl_explorer.ui import embeddings as E
-    monkeypatch.setenv("SRL_CHECKPOINTS", str(ckpt_root))
-    monkeypatch.setenv("SRL_UMAP_WARMUP", "0")
-    monkeypatch.chdir(ROOT)
-    at = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.run()
-    open_page(at, "pages/3_Embeddings.py")
+    embeddings_page(ckpt_root, monkeypatch)  # draws both maps, storing their embeddings
     stored = sorted((ckpt_root / ".cache" / "embeddings").glob("*.npy"))
     assert len(stored) >= 2  # one file per checkpoint of the two maps
 
