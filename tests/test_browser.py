@@ -243,8 +243,10 @@ def test_embeddings_maps_base_against_best(page, url, done_run):
     maps = [t for t in traces(page) if t["name"] == "sentences"]
     assert len(maps) == 2 and len(maps[0]["x"]) == len(maps[1]["x"]) > 0  # the same sentences on both maps
     page.get_by_text("cluster", exact=True).click()
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .filter(p => (p._fullData || []).some(t => (t.name || '').startsWith('cluster '))).length >= 2""",
+                           timeout=120_000)  # both maps redrawn (the rerun may not have begun at the click)
     settle(page)
-    wait_plots(page, 2)
     names = [t["name"] for t in traces(page)]
     clusters = sorted({n for n in names if n.startswith("cluster ")})
     assert len(clusters) > 1 and all(names.count(c) == 2 for c in clusters)  # one legend, the same on both maps

@@ -47,14 +47,18 @@ def test_exit_while_the_umap_worker_compiles_does_not_wait_for_it():
         fut = projection.warm_up_umap()
         time.sleep(3)                                  # the worker is importing umap or compiling
         assert not fut.done(), "the warm-up finished too fast for this test to mean anything"
-        print("exiting", flush=True)
+        print("ready", flush=True)
+        sys.stdin.readline()                           # the test has seen the worker: exit now
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
-    assert proc.stdout.readline().strip() == "exiting"
+    assert proc.stdout.readline().strip() == "ready"
     workers = _workers(ps)
     assert workers, "no UMAP worker was started"
     t0 = time.monotonic()
+    proc.stdin.write("exit\n")
+    proc.stdin.close()
     proc.wait(timeout=60)
     took = time.monotonic() - t0
     print(f"exit took {took:.2f} s")
