@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from srl_explorer import compare, rundir
-from srl_explorer.ui.charts import PLOTLY_CONFIG, chart_downloads, loss_meta
+from srl_explorer.ui.charts import PLOTLY_CONFIG, chart_downloads, loss_meta, session_figure
 from srl_explorer.ui.common import POLL_SECONDS, checkpoint_root, run_records, setup_page, state_badge, thin_records
 from srl_explorer.viz import align_uniform_plane, loss_dashes, metric_axis, overlay, to_plotly
 
@@ -37,10 +37,10 @@ dashes = loss_dashes(losses)
 
 def render() -> None:
     records = {n: run_records(all_runs[n].path) for n in picked}
-    chart = overlay({n: thin_records(r) for n, r in records.items()}, metric,
-                    "elapsed_s" if x_axis == "wall time" else "step", weight, colors=colors, markers=True,
-                    dashes=dashes, log_y=log_y)
-    fig = to_plotly(chart)
+    lines = tuple((n, len(r), r[-1].get("step") if r else None) for n, r in records.items())
+    fig = session_figure("compare-overlay", (lines, metric, x_axis, weight, log_y), lambda: to_plotly(overlay(
+        {n: thin_records(r) for n, r in records.items()}, metric, "elapsed_s" if x_axis == "wall time" else "step",
+        weight, colors=colors, markers=True, dashes=dashes, log_y=log_y)))
     st.plotly_chart(fig, width="stretch", config=PLOTLY_CONFIG, key="compare-overlay")
     d1, d2, d3, _ = st.columns([1, 1, 1, 3])
     chart_downloads(fig, f"compare_{metric}", (d1, d2))
@@ -58,8 +58,8 @@ def render() -> None:
     st.subheader("Alignment–uniformity plane")
     st.caption("Wang & Isola (2020): each point is a dev evaluation, x = dev uniformity, y = dev alignment. "
                "The open circle is step 0 and the arrowheads point along training; lower-left is better on both.")
-    st.plotly_chart(to_plotly(align_uniform_plane(records, colors)), width="stretch", config=PLOTLY_CONFIG,
-                    key="compare-plane")
+    plane = session_figure("compare-plane", (lines,), lambda: to_plotly(align_uniform_plane(records, colors)))
+    st.plotly_chart(plane, width="stretch", config=PLOTLY_CONFIG, key="compare-plane")
 
 
 live = any(all_runs[n].state == rundir.LIVE for n in picked)

@@ -156,6 +156,26 @@ def test_train_page_failed_run_shows_error(app, ckpt_root, scratch):
     assert not [i for i in app.info if "Waiting for the first metrics" in i.value]  # and nothing else
 
 
+def test_compare_rebuilds_its_charts_only_on_a_new_metric_line(app, ckpt_root, scratch):
+    """Compare's live fragment hands back the same overlay and plane until a picked run writes a new line."""
+    from srl_explorer.ui.charts import BUILDS_KEY
+    scratch.append("live-compare")
+    with live_run_of(ckpt_root, "live-compare") as run:
+        open_page(app, "pages/2_Compare.py")
+        next(m for m in app.multiselect if m.label == "Runs").set_value(["live-compare"]).run()
+        builds, specs = app.session_state[BUILDS_KEY], [c.proto.spec for c in charts(app)]
+        assert len(specs) == 2
+        for _ in range(2):  # polls that find no new line
+            app.run()
+            assert app.session_state[BUILDS_KEY] == builds and [c.proto.spec for c in charts(app)] == specs
+        with open(run / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({**LIVE_RECORDS[0], "step": 3, "elapsed_s": 3.0, "stsb_dev_spearman": 30.0}) + "\n")
+        app.run()
+        assert app.session_state[BUILDS_KEY] == builds + 2  # the overlay and the plane, once each
+        overlay = json.loads(charts(app)[0].proto.spec)
+        assert next(t for t in overlay["data"] if t["name"] == "live-compare")["y"][-1] == 30.0
+
+
 def test_live_charts_are_built_once_per_new_metric_line(app, ckpt_root, scratch):
     """Polls without a new line hand the browser the same figure (no rebuild, no redraw); a new line builds
     one new figure. The panels have one colour per metric, a legend and a y title each, log gradient axes."""

@@ -142,6 +142,14 @@ def test_user_file_known_value(tmp_path):
     assert res["all"] == pytest.approx(rho([30, 10, 60], [1.0, 2.0, 0.5])) == pytest.approx(100.0)
 
 
+def test_the_shipped_pairs_passed_as_a_file_are_the_sample_task():
+    """``eval --file <the shipped sample_sts.tsv>`` stores under ``sample``, not a second ``sample_sts`` column."""
+    from srl_explorer.data import sample_pairs_path
+    task = load_user_task(sample_pairs_path())
+    assert task.name == "sample" and list(task.subsets) == ["sample"]
+    assert len(task.subsets["sample"]) == len(load_task("sample").subsets["sample"]) > 0
+
+
 # --------------------------------------------------------------------------- hub code path (offline-safe)
 def test_normalize_scores_to_the_sts_scale():
     assert normalize_scores([0.0, 0.5, 1.0], "st").tolist() == [0.0, 2.5, 5.0]  # sentence-transformers/stsb

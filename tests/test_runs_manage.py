@@ -6,6 +6,7 @@ import io
 import json
 import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -282,6 +283,26 @@ def test_a_launched_run_is_nicer_than_the_server(tiny_model, tmp_path, monkeypat
     finally:
         jobs.stop(run_dir, grace=0.0)
         proc.wait(timeout=60)
+
+
+def test_cli_runs_lower_their_priority_and_torch_threads_inherit_it():
+    """`train` and `reproduce` run at niceness >= --nice (default 10), set before torch starts its threads."""
+    from srl_explorer.training.cli import DEFAULT_NICE
+    script = (
+        "import glob, os, torch\n"
+        "from srl_explorer.training.cli import lower_priority\n"
+        "print(lower_priority(7))\n"
+        "torch.set_num_threads(2); torch.randn(512, 512) @ torch.randn(512, 512)\n"
+        "stats = [open(t).read().rsplit(')', 1)[1].split() for t in glob.glob('/proc/self/task/*/stat')]\n"
+        "print(sorted({int(f[16]) for f in stats}))\n"  # field 19 of stat: the thread's niceness
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert out == [str(max(7, own)), f"[{max(7, own)}]"]  # every thread, torch's included
+    from srl_explorer.cli import build_parser
+    for cmd in ("train", "reproduce"):
+        assert build_parser().parse_args([cmd]).nice == DEFAULT_NICE == 10
+    assert main(["train", "--nice", "20"]) == 2
 
 
 # --------------------------------------------------------------------------- the Home page

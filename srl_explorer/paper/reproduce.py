@@ -32,6 +32,7 @@ from ..fmt import fmt_num
 from ..losses import LOSSES
 from ..rundir import RunDir
 from ..training import Hooks, TrainingError, train
+from ..training.cli import add_nice_argument, lower_priority
 from .report import REPORT, write_report
 
 # cpu-small budget, measured on this 2-core machine (batch 64, max length 32, STS-B dev): 1 torch thread
@@ -335,6 +336,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", default=None,
                    help="reproduction directory (default checkpoints/repro-<time>); re-use it to continue")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report of --output-dir")
+    add_nice_argument(p)
     config.add_arguments(p, only=shared_fields(), none_defaults=True)
 
 
@@ -362,6 +364,7 @@ def _torch_threads(n: int | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    lower_priority(args.nice)  # before torch starts its threads, which inherit the priority
     if args.report_only:
         if not args.output_dir:
             raise ValueError("--report-only needs --output-dir (a reproduction directory)")

@@ -17,7 +17,7 @@ from ..viz import live_panels, to_plotly
 from .common import thin_records
 
 LOG_KEY = "live-log-y"
-BUILDS_KEY = "live-chart-builds"  # figures built in this session (a test counts them)
+BUILDS_KEY = "live-chart-builds"  # figures this session asked for anew (tests count them)
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg", "scale": 1}}
 
 
@@ -45,20 +45,31 @@ def live_figure(run_key: str, records: list[dict], loss: str | None, eval_every:
     second session watching the same run reuses it. Streamlit only reads the figure."""
     last = records[-1] if records else {}
     sig = (run_key, len(records), last.get("step"), last.get("elapsed_s"), log_y, loss, eval_every)
-    cached = st.session_state.get("live-figure")
-    if cached is not None and cached[0] == sig:
-        return cached[1]
+    return session_figure("live-figure", sig, lambda: _shared_live_figure(sig, records, loss, eval_every, log_y))
+
+
+def _shared_live_figure(sig: tuple, records: list[dict], loss: str | None, eval_every: int | None, log_y: bool):
     lock, shared = _shared_figures()
+    run_key = sig[0]
     with lock:  # a second session arriving meanwhile waits for this build instead of repeating it
         hit = shared.get((run_key, log_y))
         if hit is not None and hit[0] == sig:
-            fig = hit[1]
-        else:
-            label, _, diagnostic = loss_meta(loss)
-            fig = to_plotly(live_panels(thin_records(records), label, diagnostic, log_y=log_y, eval_every=eval_every))
-            shared[(run_key, log_y)] = (sig, fig)
-            st.session_state[BUILDS_KEY] = st.session_state.get(BUILDS_KEY, 0) + 1
-    st.session_state["live-figure"] = (sig, fig)
+            return hit[1]
+        label, _, diagnostic = loss_meta(loss)
+        fig = to_plotly(live_panels(thin_records(records), label, diagnostic, log_y=log_y, eval_every=eval_every))
+        shared[(run_key, log_y)] = (sig, fig)
+        return fig
+
+
+def session_figure(key: str, sig: tuple, build):
+    """``build()``'s figure, rebuilt only when ``sig`` changes (kept per session under ``key``): a live
+    fragment re-emits the same figure until a run writes a new line, so the browser does not redraw it."""
+    cached = st.session_state.get(key)
+    if cached is not None and cached[0] == sig:
+        return cached[1]
+    fig = build()
+    st.session_state[key] = (sig, fig)
+    st.session_state[BUILDS_KEY] = st.session_state.get(BUILDS_KEY, 0) + 1
     return fig
 
 
