@@ -326,6 +326,10 @@ def test_seeds_run_every_loss_and_share_one_start(seeded_repro, capsys):
     first = [rundir.read_metrics(out / k / "metrics.jsonl")[0][1] for k in ("mpt-seed42", "mpt-seed43")]
     assert f"| active_frac {paper.claims.stat(r['active_frac'] for r in first).fmt('.3f')} |" in md  # at step 1
     assert [m.seed for m in paper.load_reproduction(out)] == [42, 42, 43, 43]
+    per_seed = {seed: sum(manifest["runs"][f"{loss}-seed{seed}"]["seconds"] for loss in ("infonce", "mpt")) / 60
+                for seed in (42, 43)}
+    assert f"- wall time per seed (the sum of its runs): seed 42: {per_seed[42]:.1f} min, " \
+           f"seed 43: {per_seed[43]:.1f} min" in md
 
 
 def test_senteval_table_uses_the_eval_code_on_each_best_checkpoint(seeded_repro):

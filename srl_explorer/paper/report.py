@@ -105,6 +105,13 @@ def _settings_markdown(manifest: dict) -> str:
     for key, info in manifest.get("runs", {}).items():
         if info.get("seconds") is not None:
             lines.append(f"- {key}: {info.get('state')} in {info['seconds'] / 60:.1f} min")
+    per_seed: dict = {}
+    for info in manifest.get("runs", {}).values():
+        if info.get("seconds") is not None and info.get("seed") is not None:
+            per_seed[info["seed"]] = per_seed.get(info["seed"], 0.0) + info["seconds"]
+    if len(per_seed) > 1:
+        lines.append("- wall time per seed (the sum of its runs): " + ", ".join(
+            f"seed {seed}: {sec / 60:.1f} min" for seed, sec in sorted(per_seed.items())))
     if manifest.get("seconds") is not None:
         lines.append(f"- total wall time: {manifest['seconds'] / 60:.1f} min (the starting model evaluated once, "
                      "shared by every run)")

@@ -35,12 +35,12 @@ from ..training import Hooks, TrainingError, train
 from ..training.cli import add_nice_argument, lower_priority
 from .report import REPORT, write_report
 
-# cpu-small budget, measured on this 2-core machine (batch 64, max length 32, STS-B dev): 1 torch thread
-# ~1.9 s per step when idle, ~2.6 s while other jobs keep it busy, and ~13 s per dev evaluation; 2 threads
-# are slower when other jobs run. Step 0 is evaluated once and shared by every run (same model, same
-# evaluation), so one seed of the seven losses costs 7 x (100 steps + 4 evaluations) + loading/saving.
+# cpu-small budget on this 2-core machine (batch 64, max length 32, STS-B dev): ~1.2 s per step with torch's
+# default threads (one per core) when the machine is idle, ~1.9 s with one thread; when other jobs keep the
+# cores busy, one thread is ~3x faster than two (--threads 1). A dev evaluation costs ~8-13 s. Step 0 is
+# evaluated once and shared by every run (same model, same evaluation), so one seed of the seven losses costs
+# 7 x (100 steps + 4 evaluations) + loading/saving.
 CPU_SMALL_STEPS, CPU_SMALL_EVAL = 100, 25
-PRESET_THREADS = {"cpu-small": 1, "cpu-tuned": 1}  # torch threads; other presets: torch's default
 PRESET_SEEDS = {"cpu-small": 3, "cpu-tuned": 3, "paper": 1}  # --seeds default
 
 _CPU = dict(model=DEFAULT_MODEL, batch_size=64, lr=3e-5, max_seq_length=32, max_steps=CPU_SMALL_STEPS,
@@ -331,8 +331,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="SentEval data folder (STS/STS12-en-test …, STS/STSBenchmark, SICK): add the paper's table, "
                         "each loss's best checkpoint on STS12-16, STS-B test and SICK-R")
     p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for torch (default: 1 for cpu-small, which is ~3x faster than 2 on a "
-                        "2-core machine that other jobs keep busy; torch's default for paper)")
+                   help="CPU threads for torch (default: torch's, one per core, fastest on an idle machine; 1 is ~3x "
+                        "faster than 2 on a 2-core machine that other jobs keep busy)")
     p.add_argument("--output-dir", default=None,
                    help="reproduction directory (default checkpoints/repro-<time>); re-use it to continue")
     p.add_argument("--report-only", action="store_true", help="only rewrite the report of --output-dir")
@@ -373,7 +373,7 @@ def run(args: argparse.Namespace) -> int:
             score_senteval(Path(args.output_dir), read_manifest(args.output_dir), args.senteval_dir)
         print(write_report(args.output_dir))
         return 0
-    threads = args.threads if args.threads is not None else PRESET_THREADS.get(args.preset)
+    threads = args.threads
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be at least 1, got {threads}")
     base = preset_config(args.preset, **{f: getattr(args, f) for f in shared_fields()})
