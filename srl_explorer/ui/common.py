@@ -62,23 +62,35 @@ HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.
 
 
 _preimport_thread: threading.Thread | None = None
+_heavy_wanted = threading.Event()  # a page needs the heavy modules or a model now: start at once
+FIRST_PAGE_WAIT_S = 10.0  # at most this long for the first page before starting the background work
 
 
 @st.cache_resource(show_spinner=False)
 def _start_background_work() -> bool:
     """Once per server: compile UMAP in its worker, and import the heavy modules in a thread so
-    the first visit to a page that needs them does not pay for it (Home needs none of them).
+    the first visit to a page that needs them does not pay for it (Home needs none of them). Both start
+    once the first page's script run is over (or a page asks for a model), so they do not compete with it
+    for the cores and the GIL.
 
     When the server stops (SIGTERM, Ctrl-C), ``gc.freeze`` runs before the interpreter's final
     collection, which would otherwise walk every object of torch, transformers and Streamlit
     (about 1 s here) only for the process to end."""
     global _preimport_thread
-    if os.environ.get("SRL_UMAP_WARMUP", "1") != "0":
-        warm_up_umap()
-    _preimport_thread = threading.Thread(target=_preimport, name="preimport", daemon=True)
+    _preimport_thread = threading.Thread(target=_background_work, args=(threading.current_thread(),),
+                                         name="preimport", daemon=True)
     _preimport_thread.start()
     threading._register_atexit(gc.freeze)  # noqa: SLF001 - see _start_background_work's docstring
     return True
+
+
+def _background_work(first_page: threading.Thread) -> None:
+    deadline = time.monotonic() + FIRST_PAGE_WAIT_S
+    while first_page.is_alive() and not _heavy_wanted.is_set() and time.monotonic() < deadline:
+        _heavy_wanted.wait(0.05)
+    if os.environ.get("SRL_UMAP_WARMUP", "1") != "0":
+        warm_up_umap()
+    _preimport()
 
 
 def _preimport() -> None:
@@ -109,7 +121,8 @@ def _warm_model_loading() -> None:
 def _wait_for_preimport() -> None:
     """transformers' lazy attributes are not safe to resolve from two threads at once ("cannot
     import name 'AutoModel'"): model loading waits until the background imports are over."""
-    if _preimport_thread is not None:
+    _heavy_wanted.set()
+    if _preimport_thread is not None and _preimport_thread is not threading.current_thread():
         _preimport_thread.join(timeout=120)
 
 
