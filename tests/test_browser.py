@@ -259,7 +259,8 @@ def test_sts_shows_stored_results(page, url, done_run):
     wait_plots(page, 1, 30_000)
     stored = rundir.read_json(rundir.RunDir(done_run).sts_results_file)["best"]
     bars = next(t for t in traces(page) if t["name"].startswith(f"{done_run.name} · best"))  # + "(step n)"
-    assert bars["x"] == list(stored["tasks"]) and bars["y"] == pytest.approx(
+    from srl_explorer.ui.sts import TASK_LABELS
+    assert bars["x"] == [TASK_LABELS.get(t, t) for t in stored["tasks"]] and bars["y"] == pytest.approx(
         [v["all"] for v in stored["tasks"].values()])
     shot(page, "sts")
 

@@ -134,7 +134,8 @@ def test_cpu_small_preset():
 def test_cpu_small_uses_stsb_when_present(monkeypatch):
     monkeypatch.setenv("SRL_DATA_DIR", str(SHARED_STSB))
     cfg = reproduce.preset_config("cpu-small")
-    assert Path(cfg.train_file) == SHARED_STSB / "sts-train.csv" and Path(cfg.dev_file) == SHARED_STSB / "sts-dev.csv"
+    assert Path(cfg.train_file).resolve() == (SHARED_STSB / "sts-train.csv").resolve()
+    assert Path(cfg.dev_file).resolve() == (SHARED_STSB / "sts-dev.csv").resolve()
 
 
 # --------------------------------------------------------------------------- verdicts
