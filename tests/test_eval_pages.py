@@ -20,6 +20,7 @@ from srl_explorer.evaluation import (
 from srl_explorer.ui.pairs_input import with_header
 from srl_explorer.viz.eval_charts import CLUSTER_COLORS, cluster_map, score_range, sts_score_bars
 from tests.test_app_pages import ROOT, open_page, st_testing
+from tests.test_evaluation import FIXTURES
 
 SAMPLE_N = len(read_pairs(None))
 
@@ -40,7 +41,10 @@ def test_sample_is_a_task_of_its_own_outside_the_seven(tiny_model, capsys):
     assert parse_tasks("sample, stsb") == ["sample", "stsb"] and "sample" not in parse_tasks(None)
     res = evaluate_model(tiny_model, ["sample"])
     assert list(res["tasks"]) == ["sample"] and res["tasks"]["sample"]["n"] == SAMPLE_N
-    assert res["avg_label"] == "avg of 1"
+    assert res["avg_label"] == "" and np.isnan(res["avg"])  # the sample is never averaged with anything
+    both = evaluate_model(tiny_model, ["sample", "stsb", "sickr"], data_dir=FIXTURES)
+    assert both["avg_label"] == "avg of 2 benchmarks"
+    assert both["avg"] == pytest.approx(np.mean([both["tasks"][t]["all"] for t in ("stsb", "sickr")]))
     assert main(["eval", "--model", tiny_model, "--tasks", "sample"]) == 0  # offline: no folder, no hub
     assert "sample" in capsys.readouterr().out
 

@@ -84,7 +84,8 @@ def format_table(result: dict) -> str:
         lines.append(f"{name:<14} {r['split']:<5} {fmt_num(r['all']):>8} {mean:>12} {r['n']:>6}")
         for sub, s in r["subsets"].items() if multi else ():
             lines.append(f"  {sub:<18} {fmt_num(s['spearman']):>8} {'':>12} {s['n']:>6}")
-    lines.append(f"{result['avg_label']:<14} {'':<5} {fmt_num(result['avg']):>8}")
+    if result.get("avg_label"):
+        lines.append(f"{result['avg_label']:<14} {'':<5} {fmt_num(result['avg']):>8}")
     lines.append("Spearman x 100 of cosine similarity. STS12-16: 'Spearman' is over all pairs of the year "
                  "together (SentEval 'all', the papers' number); 'mean/subsets' is the mean of the subset values.")
     return "\n".join(lines)

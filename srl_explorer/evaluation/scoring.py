@@ -64,9 +64,13 @@ def score_tasks(tasks: list[Task], embed: Callable[[list[str]], np.ndarray]) -> 
 
 
 def aggregate_tasks(task_results: dict[str, dict]) -> tuple[float, str]:
-    """(average of the tasks' ``all`` numbers, its label: "7-task avg" for exactly the seven benchmarks)."""
-    avg = float(np.mean([r["all"] for r in task_results.values()])) if task_results else math.nan
-    return avg, "7-task avg" if set(task_results) == set(TASKS) else f"avg of {len(task_results)}"
+    """(average of the benchmarks' ``all`` numbers, its label: "7-task avg" for exactly the seven benchmarks,
+    "avg of N benchmarks" for fewer). The shipped sample and user files never enter it; with fewer than two
+    benchmarks there is no average: (nan, "")."""
+    bench = [r["all"] for name, r in task_results.items() if name in TASKS]
+    if len(bench) < 2:
+        return math.nan, ""
+    return float(np.mean(bench)), "7-task avg" if len(bench) == len(TASKS) else f"avg of {len(bench)} benchmarks"
 
 
 def encode_in_chunks(encode: Callable[[list[str]], np.ndarray], sentences: list[str],

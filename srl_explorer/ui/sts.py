@@ -178,7 +178,8 @@ def show_results(results: dict[str, dict]) -> None:
     for label, res in results.items():
         row = {"checkpoint": label, "split": res.get("split")}
         row.update({t: round(v["all"], 2) for t, v in res["tasks"].items()})
-        row[res.get("avg_label", "avg")] = round(res["avg"], 2)
+        if res.get("avg_label"):
+            row[res["avg_label"]] = round(res["avg"], 2)
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     scores = {label: {t: v["all"] for t, v in res["tasks"].items()} for label, res in results.items()}
