@@ -185,6 +185,16 @@ def test_peak_at_step_zero_and_dissipated_start_are_partial():
     assert c3.numbers["never_active"] == ["dcl_hinge"] and "did not change" in c3.evidence
 
 
+def test_a_start_that_dissipates_within_the_first_window_is_not_called_dissipated():
+    """p_pos 0.85 at step 1 and 0.99 from step 2: the first 20 % of steps has a median 1 - p_pos of 0.01,
+    but the start (step 1) was not dissipated, and the evidence says so with the step-1 value."""
+    inf = fake_run("infonce", {0: 80, 20: 84}, [1.0] * 20, pos_prob=0.99)
+    next(r for r in inf.records if r["step"] == 1)["pos_prob"] = 0.85
+    c2 = evaluate_claims([inf, fake_run("align_uniform", {0: 80, 20: 83}, [1.0] * 20)])[1]
+    assert "already dissipated" not in c2.evidence
+    assert "1 − p_pos: 0.15 at step 1, median 0.01 over the first 20% of steps and 0.01 over the last" in c2.evidence
+
+
 def seeded(loss: str, bests: list[float], grads: list[list[float]] | None = None) -> list[RunMetrics]:
     """One run per seed: best dev STS ``b`` at step 10, then 2 points lower for A&U (it overfits), else b - 1."""
     runs = []

@@ -230,10 +230,13 @@ def _claim_dissipation(stats: dict, by: dict) -> ClaimResult:
     text = (f"Tangential gradient on the embeddings, median of the last {WINDOW:.0%} of steps ÷ the first "
             f"{WINDOW:.0%}: {INF} {inf.fmt('.2f')}, {AU} {au.fmt('.2f')} (fades below {FADE}; the two differ "
             f"decisively beyond {thr:.2f}).")
+    at_start = stat(1 - v for v in (_at_step(m, "pos_prob", 1) for m in by["infonce"]) if v is not None)
     if one_minus_p[0] is not None:
-        text += f" {INF}'s 1 − p_pos went {one_minus_p[0].fmt('.2g')} → {one_minus_p[1].fmt('.2g')}."
-        if fades != AGREES and one_minus_p[0].mean < DISSIPATED:
-            text += (f" {INF}'s gradient was already dissipated at the start (1 − p_pos near 0), "
+        text += (f" {INF}'s 1 − p_pos: {at_start.fmt('.2g') if at_start else '–'} at step 1, median "
+                 f"{one_minus_p[0].fmt('.2g')} over the first {WINDOW:.0%} of steps and "
+                 f"{one_minus_p[1].fmt('.2g')} over the last.")
+        if fades != AGREES and at_start is not None and at_start.mean < DISSIPATED:
+            text += (f" {INF}'s gradient was already dissipated at the start (1 − p_pos near 0 at step 1), "
                      "so there was little left to fade.")
     return ClaimResult(key, CLAIMS[key], combine([fades, less]), text + _seeds_note(*(stats[n] for n in (
         "infonce", "align_uniform"))),
