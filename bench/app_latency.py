@@ -9,9 +9,9 @@
 4. Cold starts (``--cold-starts N``): every page as the first page a fresh browser asks of a freshly started
    server, N times; the table gives the median (issue 15: under 3 s).
 5. While a run trains (``--under-training N``): a command-line run (InfoNCE, batch 32, the packaged model,
-   normal priority unless ``--trainer-nice``) trains into the runs folder; on each of N freshly started
-   servers session A opens the live run on Train and keeps watching it, then session B (a fresh browser
-   context per page) loads every page once. With ``--py-spy DIR`` the server is sampled meanwhile
+   at train's own ``--nice`` default, or ``--trainer-nice`` if higher) trains into the runs folder; on each of
+   N freshly started servers session A opens the live run on Train and keeps watching it, then session B (a fresh
+   browser context per page) loads every page once. With ``--py-spy DIR`` the server is sampled meanwhile
    (py-spy's collapsed stacks, one file per start) and its CPU and run-queue wait are read from
    /proc/PID/task/*/schedstat: where the time of a slow page goes.
 
@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import psutil  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -283,6 +284,7 @@ def under_training(root: Path, n: int, nice: int = 0, threads: int | None = None
     """Session B's first load of every page while a run trains and session A watches it on Train, on n
     freshly started servers."""
     trainer = start_trainer(root, nice, threads)
+    nice = psutil.Process(trainer.pid).nice()  # as it runs: `train` lowers its own priority (--nice, default 10)
     b_pages = {path or "Home": [] for path in PAGES}
     a_train, server_cpu, server_wait, steps_per_s = [], [], [], []
     try:
@@ -435,7 +437,8 @@ def main() -> None:
                     help="every page as the first page of a fresh server, N times (issue 15: 5)")
     ap.add_argument("--under-training", type=int, default=0, metavar="N",
                     help="session B's first loads while a run trains and session A watches it, N fresh servers")
-    ap.add_argument("--trainer-nice", type=int, default=0, help="niceness of the training run (default: normal)")
+    ap.add_argument("--trainer-nice", type=int, default=0,
+                    help="niceness of the training run (default: train's own, --nice 10)")
     ap.add_argument("--trainer-threads", type=int, help="OMP_NUM_THREADS of the training run (default: torch's)")
     ap.add_argument("--server-flags", default="", help="more streamlit flags for sections 4-5, e.g. "
                     "'--runner.postScriptGC true --server.fileWatcherType auto' (Streamlit's defaults)")
