@@ -230,7 +230,8 @@ def _claim_dissipation(stats: dict, by: dict) -> ClaimResult:
     text = (f"Tangential gradient on the embeddings, median of the last {WINDOW:.0%} of steps ÷ the first "
             f"{WINDOW:.0%}: {INF} {inf.fmt('.2f')}, {AU} {au.fmt('.2f')} (fades below {FADE}; the two differ "
             f"decisively beyond {thr:.2f}).")
-    at_start = stat(1 - v for v in (_at_step(m, "pos_prob", 1) for m in by["infonce"]) if v is not None)
+    p1 = stats["infonce"]["diagnostic_step1"]  # InfoNCE's diagnostic is pos_prob
+    at_start = Stat(1 - p1.mean, p1.sd, p1.n) if p1 else None
     if one_minus_p[0] is not None:
         text += (f" {INF}'s 1 − p_pos: {at_start.fmt('.2g') if at_start else '–'} at step 1, median "
                  f"{one_minus_p[0].fmt('.2g')} over the first {WINDOW:.0%} of steps and "

@@ -6,7 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from .. import config, rundir
+from .. import config, jobs, rundir
 from ..fmt import fmt_num
 
 
@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser, cls: type[config.TrainConfig] | No
     add_nice_argument(p)
 
 
-DEFAULT_NICE = 10  # as runs the app launches: on a shared CPU the app and the desktop stay responsive
+DEFAULT_NICE = jobs.TRAINER_NICE  # as runs the app launches: the app and the desktop stay responsive
 
 
 def add_nice_argument(p: argparse.ArgumentParser) -> None:
