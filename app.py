@@ -1,11 +1,14 @@
 """SRL Explorer — home page. Start with: streamlit run app.py"""
 import streamlit as st
 
-from srl_explorer import rundir
-from srl_explorer.ui.common import POLL_SECONDS, checkpoint_root, setup_page
-from srl_explorer.ui.runs import manage_runs, show_table
+from srl_explorer.ui.page import setup_page
 
 setup_page("Home")
+# setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
+from srl_explorer import rundir
+from srl_explorer.ui.common import POLL_SECONDS, checkpoint_root
+from srl_explorer.ui.runs import manage_runs, show_table
+
 st.title("SRL Explorer")
 st.markdown(
     """

@@ -361,7 +361,11 @@ def markdown(result: dict) -> str:
         worst = max(v["median_s"] for v in cold["pages"].values())
         lines += ["", f"Idle: each page is the first page a fresh browser asks of a freshly started server "
                       f"(healthy after {cold['server_start_s']:.1f} s, median); slowest page {worst:.2f} s "
-                      f"(target 3 s)."]
+                      f"(target 3 s). Every sample (s): "
+                      + "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v['all_s'])}" for k, v in cold["pages"].items())
+                      + ". The first Embeddings sample is the first map of these checkpoints ever (it loads the "
+                        "models and encodes); the later ones read the runs folder's embedding store, as any "
+                        "later visit, after a restart too, does."]
     if busy:
         t = busy["trainer"]
         threads = f", {t['torch_threads']} torch thread(s)" if t["torch_threads"] else ""

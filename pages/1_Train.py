@@ -1,9 +1,12 @@
 """Train: configure a run, launch it as a separate process, and watch it live."""
 import streamlit as st
 
-from srl_explorer import config, jobs, rundir, runstats
+from srl_explorer.ui.page import setup_page
+
+setup_page("Train", ":material/model_training:", charts=True)
+# setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
+from srl_explorer import DEFAULT_MODEL, POOLERS, config, jobs, rundir, runstats
 from srl_explorer.data import DataError, sample_corpus_path
-from srl_explorer.encoder import DEFAULT_MODEL, POOLERS
 from srl_explorer.losses import LOSSES, hparam_names, loss_hyperparameters
 from srl_explorer.rundir import RunDir
 from srl_explorer.ui.charts import log_toggle, scroll_to, show_live_charts
@@ -14,8 +17,7 @@ from srl_explorer.ui.common import (
     job_registry,
     read_upload,
     run_records,
-    setup_page,
-    state_badge,
+        state_badge,
 )
 
 HELP = config.help_texts()  # every field's help, from TrainConfig
@@ -25,7 +27,6 @@ ON_FORM = {"loss", "model", "pooler", "train_file", "dev_file", "max_steps", "ba
 MODEL_KINDS = ("Packaged all-MiniLM-L6-v2", "Hugging Face id", "Local path")
 CORPUS_KINDS = ("Sample (shipped)", "Local file", "Upload .txt", "Hub dataset id")
 
-setup_page("Train", ":material/model_training:")
 st.title("Train")
 root = checkpoint_root()
 job_registry().reap()

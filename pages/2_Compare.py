@@ -1,13 +1,17 @@
 """Compare: overlay runs, tabulate best/last values, follow runs on the alignment–uniformity plane."""
-import pandas as pd
 import streamlit as st
+
+from srl_explorer.ui.page import setup_page
+
+setup_page("Compare", ":material/compare_arrows:", charts=True)
+# setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
+import pandas as pd
 
 from srl_explorer import compare, rundir
 from srl_explorer.ui.charts import PLOTLY_CONFIG, chart_downloads, loss_meta, session_figure
-from srl_explorer.ui.common import POLL_SECONDS, checkpoint_root, run_records, setup_page, state_badge, thin_records
+from srl_explorer.ui.common import POLL_SECONDS, checkpoint_root, run_records, state_badge, thin_records
 from srl_explorer.viz import align_uniform_plane, loss_dashes, metric_axis, overlay, to_plotly
 
-setup_page("Compare", ":material/compare_arrows:")
 st.title("Compare runs")
 all_runs = {r.name: r for r in rundir.list_runs(checkpoint_root())}
 if not all_runs:

@@ -1,11 +1,16 @@
 """Embeddings: 2-D maps of one or two checkpoints side by side, coloured by gold score or by clusters shared
 by both maps, with PNG/CSV exports and nearest neighbours. Logic: srl_explorer.ui.embeddings, .projection."""
-import numpy as np
 import streamlit as st
+
+from srl_explorer.ui.page import setup_page
+
+setup_page("Embeddings", ":material/scatter_plot:", charts=True)
+# setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
+import numpy as np
 
 from srl_explorer.data import DataError
 from srl_explorer.projection import METHODS, warm_up_state
-from srl_explorer.ui.common import checkpoint_choices, setup_page
+from srl_explorer.ui.common import checkpoint_choices
 from srl_explorer.ui.embeddings import (
     DEFAULT_PAIRS,
     draw_maps,
@@ -15,7 +20,6 @@ from srl_explorer.ui.embeddings import (
     source_names,
 )
 
-setup_page("Embeddings", ":material/scatter_plot:")
 st.title("Embeddings")
 choices = checkpoint_choices()
 labels = list(choices)

@@ -2,7 +2,11 @@
 the run directories. Logic: srl_explorer.ui.sts and srl_explorer.evaluation."""
 import streamlit as st
 
-from srl_explorer.ui.common import checkpoint_choices, setup_page
+from srl_explorer.ui.page import setup_page
+
+setup_page("STS", ":material/bar_chart:")
+# setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
+from srl_explorer.ui.common import checkpoint_choices
 from srl_explorer.ui.sts import (
     all_results,
     data_folder_field,
@@ -12,7 +16,6 @@ from srl_explorer.ui.sts import (
     task_picker,
 )
 
-setup_page("STS", ":material/bar_chart:")
 st.title("STS benchmarks")
 st.markdown("Spearman × 100 of cosine similarity, aggregated as SentEval does (STS12–16: all pairs of a year "
             "together; the average over the seven benchmarks is the paper's number). The **sample** task is "

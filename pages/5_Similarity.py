@@ -1,12 +1,15 @@
 """Similarity: score your own sentence pairs with any checkpoint."""
 import streamlit as st
 
+from srl_explorer.ui.page import setup_page
+
+setup_page("Similarity", ":material/join_inner:")
+# setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
 from srl_explorer.similarity import gold_correlations, score_pairs
-from srl_explorer.ui.common import checkpoint_choices, get_encoder, setup_page
+from srl_explorer.ui.common import checkpoint_choices, get_encoder
 from srl_explorer.ui.pairs_input import pasted_pairs, uploaded_pairs
 from srl_explorer.viz import gold_scatter, to_plotly
 
-setup_page("Similarity", ":material/join_inner:")
 st.title("Similarity")
 st.markdown("Upload a CSV or TSV with columns `sentence1`, `sentence2` and optionally `score` (0–5), "
             "or paste pairs below.")

@@ -1,18 +1,22 @@
 """Paper: the three claims of Nie et al. (ICLR 2023) beside this app's own evidence, and a
 gradient-dissipation explorer that needs no training. Logic: srl_explorer.paper."""
-import pandas as pd
 import streamlit as st
+
+from srl_explorer.ui.page import setup_page
+
+setup_page("Paper", ":material/description:", charts=True)
+# setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
+import pandas as pd
 
 from srl_explorer import paper, rundir
 from srl_explorer.losses import loss_hyperparameters, loss_label
 from srl_explorer.paper.dissipation import explain_at, sweep, sweep_chart
-from srl_explorer.ui.common import checkpoint_root, setup_page
+from srl_explorer.ui.common import checkpoint_root
 from srl_explorer.viz import to_plotly
 
 VERDICT_BOX = {"agrees": st.success, "partly agrees": st.warning, "inconclusive": st.warning, "disagrees": st.error,
                "not enough evidence": st.info}
 
-setup_page("Paper", ":material/description:")
 st.title("The paper, checked")
 st.markdown(
     "*On the Inadequacy of Optimizing Alignment and Uniformity in Contrastive Learning of Sentence "

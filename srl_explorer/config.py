@@ -16,8 +16,8 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
-from .encoder import DEFAULT_MODEL, POOLERS
-from .losses import LOSSES, hparam_cli_help
+from . import DEFAULT_MODEL, POOLERS
+from .losses.registry import LOSSES, hparam_cli_help
 
 WHAT, LOSS_HPARAMS, SCHEDULE, OUTPUT, HARDWARE = (
     "what to train", "loss hyperparameters (default: the paper's value for the chosen loss)", "schedule",

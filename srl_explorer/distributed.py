@@ -121,21 +121,3 @@ def seed_step(seed: int, step: int, rank: int) -> None:
     the same masks as an uninterrupted one.
     """
     torch.manual_seed((seed * 1_000_003 + step) * 1_009 + rank)
-
-
-def torchrun_command(train_args: list[str], nproc_per_node: int, nnodes: int = 1,
-                     rdzv_endpoint: str | None = None) -> list[str]:
-    """argv of ``torchrun ... -m srl_explorer train <train_args>``.
-
-    One node: ``torchrun --nproc_per_node=N -m srl_explorer train ...``. Several nodes add the
-    c10d rendezvous; run the same command on every node (ranks are assigned at rendezvous;
-    ``HOST:29500`` stands in for a missing endpoint). ``--batch-size`` in ``train_args`` is
-    per process: the global batch is nnodes * nproc_per_node * batch size.
-    """
-    if nproc_per_node < 1 or nnodes < 1:
-        raise ValueError(f"nproc_per_node and nnodes must be at least 1, got {nproc_per_node} and {nnodes}")
-    cmd = ["torchrun", f"--nproc_per_node={nproc_per_node}"]
-    if nnodes > 1:
-        cmd += [f"--nnodes={nnodes}", "--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint or 'HOST:29500'}",
-                "--rdzv-id=srl"]
-    return cmd + ["-m", "srl_explorer", "train", *train_args]

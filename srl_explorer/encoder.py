@@ -23,10 +23,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from . import DEFAULT_MODEL
+from . import DEFAULT_MODEL, POOLERS
 from .rundir import MODEL_CONFIG, RunDir
 
-POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last", "avg_top2")
 POOLING_FILE = "srl_pooling.json"
 MLP_FILE = "mlp_head.safetensors"
 MAX_EVAL_LENGTH = 512  # tokens; SentEval/SimCSE do not truncate, so only the model's own limit applies

@@ -101,6 +101,22 @@ def test_every_page_renders(app, page):
     open_page(app, page)
 
 
+def test_chart_pages_preload_plotly_and_the_others_do_not(app):
+    """A page with charts on its first load asks the browser for Streamlit's own plotly chunk while its script
+    runs (ui.page.preload_plotly); the chunk named is the one this Streamlit ships, so an upgrade that renames
+    it fails here instead of silently losing the preload."""
+    from srl_explorer.ui import page as ui_page
+    chunk = ui_page.plotly_chunk()
+    assert chunk and (Path(st_testing.__file__).parents[2] / "static" / "static" / "js" / chunk).is_file()
+
+    def preloads(at) -> bool:
+        return any(chunk in str(h.proto.body) for h in at.get("html"))
+    assert not preloads(app)  # Home: a table, no chart
+    for page, has_charts in (("pages/1_Train.py", True), ("pages/2_Compare.py", True), ("pages/4_STS.py", False),
+                             ("pages/6_Paper.py", True)):
+        assert preloads(open_page(app, page)) == has_charts, page
+
+
 def test_train_page_shows_live_run_and_commands(app):
     open_page(app, "pages/1_Train.py")
     codes = [c.value for c in app.code]
@@ -368,6 +384,27 @@ def test_ui_constants_match_the_package():
     assert {p.name for p in (ROOT / "pages").glob("*.py")} <= listed  # the sidebar links every page
 
 
+def test_no_page_imports_torch_to_render():
+    """Importing torch is 1.3-1.5 s of a cold page load on 2 cores: every page's imports are torch-free (the
+    pages import it, through the encoder, only when they load a model), and the page setup that runs first is
+    lighter still (no pandas, plotly or numpy), so the sidebar reaches the browser at once."""
+    import ast
+    modules = set()
+    for page in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+        for node in ast.walk(ast.parse(page.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("srl_explorer"):
+                modules.add(node.module)
+    assert "srl_explorer.ui.page" in modules and "srl_explorer.paper.dissipation" in modules
+    probe = (f"import sys, importlib; [importlib.import_module(m) for m in {sorted(modules)!r}]; "
+             "print(sorted({'torch', 'transformers', 'scipy', 'sklearn'} & set(sys.modules)))")
+    heavy = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert heavy.stdout.strip() == "[]", heavy.stdout
+    light = ("import sys, streamlit; before = set(sys.modules); import srl_explorer.ui.page; "
+             "print(sorted({'torch', 'pandas', 'plotly', 'numpy'} & (set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", light], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() in ("[]", "['numpy']"), out.stdout  # numpy only if streamlit did not load it
+
+
 def test_long_runs_are_thinned_for_the_live_charts_but_keep_every_evaluation():
     from srl_explorer.ui.common import thin_records
     records = [{"step": i, "loss": 1.0 / (i + 1), **({"stsb_dev_spearman": 50.0} if i % 125 == 0 else {})}
@@ -383,12 +420,12 @@ def test_model_loading_waits_for_the_background_imports(monkeypatch):
     ("cannot import name 'AutoModel'"); loading now waits until the preimport is over."""
     import threading
 
-    from srl_explorer.ui import common
+    from srl_explorer.ui import page
     gate = threading.Event()
     t = threading.Thread(target=gate.wait, args=(30,), name="preimport", daemon=True)
-    monkeypatch.setattr(common, "_preimport_thread", t)
+    monkeypatch.setattr(page, "_preimport_thread", t)
     t.start()
-    waiter = threading.Thread(target=common._wait_for_preimport)
+    waiter = threading.Thread(target=page._wait_for_preimport)
     waiter.start()
     waiter.join(0.3)
     assert waiter.is_alive()  # still waiting while the preimport runs
@@ -402,23 +439,23 @@ def test_app_encodes_on_every_core_unless_a_run_is_training(tmp_path, monkeypatc
 
     import torch
 
-    from srl_explorer.ui import common
+    from srl_explorer.ui import page
     monkeypatch.delenv("SRL_APP_TORCH_THREADS", raising=False)
     monkeypatch.setenv("SRL_CHECKPOINTS", str(tmp_path))
-    monkeypatch.setattr(common.os, "cpu_count", lambda: 4)
-    monkeypatch.setattr(common.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    monkeypatch.setattr(page.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(page.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
     before = torch.get_num_threads()
     try:
-        common._torch_threads()
+        page._torch_threads()
         assert torch.get_num_threads() == 4  # idle: every core
         live = tmp_path / "live"
         live.mkdir()
         rundir.atomic_write_json(live / "status.json", {"state": "running", "pid": os.getpid(), "step": 1})
-        common._torch_threads()
+        page._torch_threads()
         assert torch.get_num_threads() == 2  # a run is training: half, it keeps the rest
         rundir.atomic_write_json(live / "status.json", {"state": "finished", "pid": os.getpid(), "step": 1})
-        monkeypatch.setattr(common.os, "getloadavg", lambda: (6.0, 6.0, 6.0))
-        common._torch_threads()
+        monkeypatch.setattr(page.os, "getloadavg", lambda: (6.0, 6.0, 6.0))
+        page._torch_threads()
         assert torch.get_num_threads() == 2  # overloaded machine: half
     finally:
         torch.set_num_threads(before)

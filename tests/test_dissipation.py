@@ -143,3 +143,28 @@ def test_explorer_reports_the_tangential_gradient_the_trainer_logs(sw):
             return out
     assert D.positive_pull(PlusRadial(), 0.4, neg)["tangent"] == pytest.approx(
         D.positive_pull(build_loss("infonce"), 0.4, neg)["tangent"], rel=1e-9)
+
+
+def test_the_shipped_default_sweep_is_a_fresh_computation():
+    """default_sweep.npz is what `python -m srl_explorer.paper.dissipation` computes today: regenerate it
+    after changing a loss or this module, or this fails."""
+    shipped, fresh = D.sweep(), D.sweep(shipped=False)
+    assert D.DEFAULT_SWEEP_FILE.is_file() and shipped.settings == fresh.settings
+    np.testing.assert_array_equal(shipped.pos_cos, fresh.pos_cos)
+    np.testing.assert_allclose(shipped.neg_cos, fresh.neg_cos, rtol=0, atol=1e-15)
+    for key in D.SWEEP_KEYS:
+        assert list(getattr(shipped, key)) == list(LOSSES)
+        for name in LOSSES:
+            np.testing.assert_allclose(getattr(shipped, key)[name], getattr(fresh, key)[name], rtol=1e-9, atol=1e-12)
+    # the Paper page's slider values give the shipped sweep; any other setting is computed
+    margins = {n: s.hparams["margin"] for n, s in LOSSES.items() if "margin" in s.hparams}
+    assert D._is_default(D.sweep(margins=margins).settings, 101, list(LOSSES))
+    assert not D._is_default(D.sweep(temp=0.1, points=5).settings, 101, list(LOSSES))
+
+
+def test_the_explorer_loads_without_torch():
+    import subprocess
+    import sys
+    code = ("import sys; from srl_explorer.paper.dissipation import sweep, explain_at, sweep_chart; "
+            "sw = sweep(); explain_at(sw, 0.5); sweep_chart(sw); assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

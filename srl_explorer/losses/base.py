@@ -1,14 +1,13 @@
 """The base class of every loss: hyperparameters, part weights, and what the app shows about it.
 
-A loss subclass declares, next to its maths::
+A loss subclass names its registry entry (:mod:`srl_explorer.losses.registry`, which holds its label,
+colour, diagnostic and the paper's hyperparameter values) and passes its hyperparameters on::
 
-    label = "My loss"              # name in charts, tables and the report
-    color = "#123456"              # its colour in every chart
-    dissipates = False             # adds gradient dissipation on purpose (the paper's claim 3)
-    diagnostic = "pos_prob"        # the dissipation indicator it logs: pos_prob, active_frac or None
-    hparam_help = {"temp": "..."}  # one line per hyperparameter of __init__ (names are the paper's symbols)
+    class MyLoss(ContrastiveLoss, name="my_loss"):
+        def __init__(self, margin: float | None = None):   # None: the paper's value, from the registry
+            super().__init__(margin=margin)
 
-and passes its hyperparameters to ``super().__init__(**hparams)``, which checks and stores them.
+``super().__init__(**hparams)`` fills in the defaults, checks the values and stores them.
 """
 from __future__ import annotations
 
@@ -17,8 +16,7 @@ from typing import ClassVar
 
 from torch import nn
 
-DIAGNOSTICS = ("pos_prob", "active_frac")
-TEMP_HELP = "temperature τ: divides the cosines before the softmax; lower sharpens it onto the hardest negatives"
+from .registry import LOSSES, LossSpec
 
 # A hyperparameter name means the same symbol in every loss, so its valid range is checked by name.
 HPARAM_CHECKS = {
@@ -30,29 +28,37 @@ HPARAM_CHECKS = {
 class ContrastiveLoss(nn.Module):
     """``forward(z1, z2)`` on two (B, d) L2-normalized views returns ``loss``, its ``align`` and
     ``uniform`` parts (loss = w_align·align + w_uniform·uniform, see :attr:`part_weights`) and the
-    detached diagnostic named by :attr:`diagnostic`, if any."""
+    detached diagnostic named by :attr:`diagnostic`, if any. ``label``, ``color``, ``diagnostic``,
+    ``dissipates`` and ``hparam_help`` are the registry entry's (``spec``)."""
 
+    spec: ClassVar[LossSpec]
     label: ClassVar[str]
     color: ClassVar[str]
-    dissipates: ClassVar[bool] = False
-    diagnostic: ClassVar[str | None] = None
-    hparam_help: ClassVar[dict[str, str]] = {}
+    dissipates: ClassVar[bool]
+    diagnostic: ClassVar[str | None]
+    hparam_help: ClassVar[dict[str, str]]
 
-    def __init_subclass__(cls, abstract: bool = False, **kwargs) -> None:
+    def __init_subclass__(cls, name: str | None = None, abstract: bool = False, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if abstract:  # a family base (TemperatureLoss, HingeLoss): its concrete losses are checked
             return
-        for attr in ("label", "color"):
-            if not isinstance(getattr(cls, attr, None), str):
-                raise TypeError(f"{cls.__name__} must set the class attribute {attr!r}")
-        if cls.diagnostic is not None and cls.diagnostic not in DIAGNOSTICS:
-            raise TypeError(f"{cls.__name__}.diagnostic must be one of {DIAGNOSTICS} or None")
-        if set(cls.hparam_help) != set(cls.defaults()):
-            raise TypeError(f"{cls.__name__}.hparam_help must describe exactly {sorted(cls.defaults())}")
+        if name is None and hasattr(cls, "spec"):  # a variant of a registered loss keeps its entry
+            return
+        if name not in LOSSES:
+            raise TypeError(f"{cls.__name__} must name its registry entry: class {cls.__name__}(..., name=...)")
+        spec = cls.spec = LOSSES[name]
+        cls.label, cls.color, cls.dissipates = spec.label, spec.color, spec.dissipates
+        cls.diagnostic, cls.hparam_help = spec.diagnostic, spec.hparam_help
+        taken = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                 if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD]
+        if taken != list(spec.hparams):
+            raise TypeError(f"{cls.__name__}.__init__ must take exactly {list(spec.hparams)}, takes {taken}")
 
-    def __init__(self, **hparams: float):
+    def __init__(self, **hparams: float | None):
         super().__init__()
+        defaults = self.spec.hparams
         for name, value in hparams.items():
+            value = defaults[name] if value is None else value
             check = HPARAM_CHECKS.get(name)
             if check is not None and not check[0](value):
                 raise ValueError(f"{name} {check[1]}, got {value}")
@@ -60,9 +66,8 @@ class ContrastiveLoss(nn.Module):
 
     @classmethod
     def defaults(cls) -> dict[str, float]:
-        """The hyperparameters of ``__init__`` and their defaults (the paper's values)."""
-        return {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()
-                if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD}
+        """The hyperparameters and their defaults (the paper's values)."""
+        return cls.spec.defaults()
 
     @property
     def part_weights(self) -> tuple[float, float]:
@@ -75,18 +80,12 @@ class ContrastiveLoss(nn.Module):
 
 
 class TemperatureLoss(ContrastiveLoss, abstract=True):
-    """The InfoNCE family: logits s/τ with one hyperparameter, the temperature τ; logs ``pos_prob``."""
+    """The InfoNCE family: logits s/τ with one hyperparameter, the temperature τ."""
 
-    diagnostic = "pos_prob"
-    hparam_help = {"temp": TEMP_HELP}
-
-    def __init__(self, temp: float = 0.05):
+    def __init__(self, temp: float | None = None):
         super().__init__(temp=temp)
 
 
 class HingeLoss(ContrastiveLoss, abstract=True):
     """A hinge per anchor: no gradient once it is met, which adds gradient dissipation on purpose
     (the paper's claim 3); logs the fraction of active hinges, ``active_frac``."""
-
-    dissipates = True
-    diagnostic = "active_frac"

@@ -20,7 +20,7 @@ def dcl_terms(z1: Tensor, z2: Tensor, temp: float) -> tuple[Tensor, Tensor, Tens
     return pos, neg, logits
 
 
-class DCL(TemperatureLoss):
+class DCL(TemperatureLoss, name="dcl"):
     """Decoupled Contrastive Learning: InfoNCE without the positive in the denominator.
 
     loss = mean_i ℓ_i,  ℓ_i = -s_ii/τ + log Σ_{j≠i} e^{s_ij/τ}.
@@ -41,9 +41,6 @@ class DCL(TemperatureLoss):
 
     Relations: :class:`DCLHinge` adds back a dissipation through a hinge.
     """
-
-    label = "DCL"
-    color = "#7f7f7f"
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)

@@ -7,7 +7,7 @@ from .base import HingeLoss, TemperatureLoss
 from .dcl import dcl_terms
 
 
-class DCLHinge(HingeLoss, TemperatureLoss):
+class DCLHinge(HingeLoss, TemperatureLoss, name="dcl_hinge"):
     """DCL with a hinge at zero: the paper's way of adding gradient dissipation to DCL.
 
     loss = mean_i max(0, ℓ_i),  ℓ_i = -s_ii/τ + log Σ_{j≠i} e^{s_ij/τ}.
@@ -28,9 +28,6 @@ class DCLHinge(HingeLoss, TemperatureLoss):
 
     Relations: :class:`DCL` without the hinge; :class:`MPT`, :class:`MET`, :class:`MAT`.
     """
-
-    label = "DCL-hinge"
-    color = "#9467bd"
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)

@@ -7,7 +7,7 @@ from ._common import check_views, cosines, softmax_positive_prob
 from .base import TemperatureLoss
 
 
-class InfoNCE(TemperatureLoss):
+class InfoNCE(TemperatureLoss, name="infonce"):
     """InfoNCE / NT-Xent, the loss of unsupervised SimCSE.
 
     loss = mean_i -log( e^{s_ii/τ} / Σ_j e^{s_ij/τ} ),  s = z1 z2ᵀ.
@@ -27,9 +27,6 @@ class InfoNCE(TemperatureLoss):
 
     Relations: :class:`DCL` drops the positive from the denominator.
     """
-
-    label = "InfoNCE"
-    color = "#1f77b4"
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         check_views(z1, z2)

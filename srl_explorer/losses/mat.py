@@ -8,7 +8,7 @@ from ._common import check_views, cosines, hardest_negative_min, safe_arccos
 from .base import HingeLoss
 
 
-class MAT(HingeLoss):
+class MAT(HingeLoss, name="mat"):
     """Margin-based Angular Triplet loss with the hardest in-batch negative.
 
     loss = mean_i max(0, m·π + θ_ii - min_{j≠i} θ_ij),  θ = arccos(z1 z2ᵀ).
@@ -29,11 +29,7 @@ class MAT(HingeLoss):
     Relations: :class:`MPT` (cosine), :class:`MET` (Euclidean distance).
     """
 
-    label = "MAT"
-    color = "#8c564b"
-    hparam_help = {"margin": "m (× π radians): the positive's angle must be m·π below the hardest negative's"}
-
-    def __init__(self, margin: float = 0.15):
+    def __init__(self, margin: float | None = None):
         super().__init__(margin=margin)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:

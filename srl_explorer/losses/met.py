@@ -6,7 +6,7 @@ from ._common import check_views, hardest_negative_min, pairwise_sq_dist, safe_s
 from .base import HingeLoss
 
 
-class MET(HingeLoss):
+class MET(HingeLoss, name="met"):
     """Margin-based Euclidean Triplet loss with the hardest in-batch negative.
 
     loss = mean_i max(0, m + d_ii - min_{j≠i} d_ij),  d_ij = ||z1_i - z2_j||.
@@ -27,11 +27,7 @@ class MET(HingeLoss):
     Relations: :class:`MPT` (cosine), :class:`MAT` (angle).
     """
 
-    label = "MET"
-    color = "#ff7f0e"
-    hparam_help = {"margin": "m (Euclidean): the positive's distance must be m below the hardest negative's"}
-
-    def __init__(self, margin: float = 0.45):
+    def __init__(self, margin: float | None = None):
         super().__init__(margin=margin)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:

@@ -6,7 +6,7 @@ from ._common import check_views, cosines, hardest_negative_max
 from .base import HingeLoss
 
 
-class MPT(HingeLoss):
+class MPT(HingeLoss, name="mpt"):
     """Margin-based Product Triplet loss with the hardest in-batch negative.
 
     loss = mean_i max(0, m - s_ii + max_{j≠i} s_ij),  s = z1 z2ᵀ.
@@ -24,12 +24,7 @@ class MPT(HingeLoss):
     Relations: :class:`MET` (Euclidean distance), :class:`MAT` (angle).
     """
 
-    label = "MPT"
-    color = "#2ca02c"
-    hparam_help = {"margin": "m (cosine): the positive's cosine must beat the hardest negative's by m; "
-                             "no gradient once it does"}
-
-    def __init__(self, margin: float = 0.09):
+    def __init__(self, margin: float | None = None):
         super().__init__(margin=margin)
 
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:

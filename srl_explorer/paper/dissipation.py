@@ -17,25 +17,34 @@ Geometry (orthonormal e_0, e_1 and a subspace W ⊥ e_0, e_1)::
     z1_j = w_j                          the other anchors: s_j0 = 0 whatever c is
 
 so c reaches the loss through s_00 (and, for A&U, through the uniformity of the z2 views).
+
+The sweep at the explorer's default settings ships with the package (``default_sweep.npz``, written by
+``python -m srl_explorer.paper.dissipation``; a test checks it against a fresh computation), so the Paper
+page's first load needs neither torch nor the 7 × 101 autograd calls; other settings are computed.
 """
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from scipy.stats import norm
 
 from ..losses import LOSSES, build_loss, loss_color, loss_label
-from ..training.gradients import tangential
 from ..viz import Chart, Line, Panel
+
+if TYPE_CHECKING:  # torch is imported by the functions that compute gradients
+    import torch
 
 SUBSPACE_DIM = 30     # dimension of W; the views live in 2 + SUBSPACE_DIM dimensions
 MAX_COSINE = 0.999    # the sweep stops just short of c = 1 (MET/MAT have 1/sqrt(1-c) factors)
 MAX_NEG_COSINE = 0.99
-DTYPE = torch.float64
+DTYPE = "float64"     # of the synthetic views (a torch dtype name)
+DEFAULT_SWEEP_FILE = Path(__file__).with_name("default_sweep.npz")
+SWEEP_KEYS = ("grad", "grad_align", "grad_uniform", "tangent")
 _THREADS_LOCK = threading.Lock()
 
 
@@ -48,7 +57,8 @@ def negative_cosines(batch_size: int, spread: float, mean: float = 0.0) -> np.nd
         raise ValueError(f"the batch size must be at least 2 (in-batch negatives), got {batch_size}")
     if spread < 0:
         raise ValueError(f"the spread of the negatives' cosines must be >= 0, got {spread}")
-    q = norm.ppf((np.arange(batch_size - 1) + 0.5) / (batch_size - 1))  # (B-1,)
+    inv_cdf = NormalDist().inv_cdf
+    q = np.array([inv_cdf((i + 0.5) / (batch_size - 1)) for i in range(batch_size - 1)])  # (B-1,)
     return np.clip(mean + spread * q, -MAX_NEG_COSINE, MAX_NEG_COSINE)
 
 
@@ -57,16 +67,18 @@ def synthetic_views(pos_cos: torch.Tensor, neg_cos: torch.Tensor, seed: int = 0)
 
     ``pos_cos`` is a scalar tensor (gradients flow through it), ``neg_cos`` is (B-1,).
     """
+    import torch
+    dtype = getattr(torch, DTYPE)
     b = neg_cos.shape[0] + 1
     gen = torch.Generator().manual_seed(seed)
-    w = torch.nn.functional.normalize(torch.randn(b - 1, SUBSPACE_DIM, generator=gen, dtype=DTYPE), dim=1)  # (B-1, k)
-    zeros = torch.zeros(b - 1, 1, dtype=DTYPE)
-    anchor = torch.zeros(1, 2 + SUBSPACE_DIM, dtype=DTYPE)
+    w = torch.nn.functional.normalize(torch.randn(b - 1, SUBSPACE_DIM, generator=gen, dtype=dtype), dim=1)  # (B-1, k)
+    zeros = torch.zeros(b - 1, 1, dtype=dtype)
+    anchor = torch.zeros(1, 2 + SUBSPACE_DIM, dtype=dtype)
     anchor[0, 0] = 1.0
     z1 = torch.cat([anchor, torch.cat([zeros, zeros, w], dim=1)])  # (B, 2+k)
-    c = pos_cos.to(DTYPE).reshape(1)
-    positive = torch.cat([c, (1 - c * c).sqrt(), torch.zeros(SUBSPACE_DIM, dtype=DTYPE)])  # (2+k,)
-    n = neg_cos.to(DTYPE)[:, None]  # (B-1, 1)
+    c = pos_cos.to(dtype).reshape(1)
+    positive = torch.cat([c, (1 - c * c).sqrt(), torch.zeros(SUBSPACE_DIM, dtype=dtype)])  # (2+k,)
+    n = neg_cos.to(dtype)[:, None]  # (B-1, 1)
     negatives = torch.cat([n, zeros, (1 - n * n).sqrt() * w], dim=1)  # (B-1, 2+k)
     z2 = torch.cat([positive[None], negatives])  # (B, 2+k)
     return z1, z2
@@ -79,8 +91,11 @@ def positive_pull(loss: torch.nn.Module, pos_cos: float, neg_cos: np.ndarray) ->
     ``tangent`` is B · ‖g − (g·z)z‖ for g = ∂L/∂z at the positive view z: the part of the gradient that moves it
     on the sphere, the metric the trainer logs as ``grad_norm_z`` (one row of it; see
     :mod:`srl_explorer.training.gradients`). c moves z along the sphere, so dL/dc sees only that part too."""
-    c = torch.tensor(float(pos_cos), dtype=DTYPE, requires_grad=True)
-    z1, z2 = synthetic_views(c, torch.as_tensor(neg_cos, dtype=DTYPE))
+    import torch
+
+    from ..training.gradients import tangential
+    c = torch.tensor(float(pos_cos), dtype=getattr(torch, DTYPE), requires_grad=True)
+    z1, z2 = synthetic_views(c, torch.as_tensor(neg_cos, dtype=getattr(torch, DTYPE)))
     out = loss(z1, z2)
     w_align, w_uniform = getattr(loss, "part_weights", (1.0, 1.0))
     b = z1.shape[0]
@@ -128,33 +143,63 @@ class Sweep:
 
 def sweep(batch_size: int = 64, spread: float = 0.1, neg_mean: float = 0.0, temp: float = 0.05,
           margins: dict[str, float] | None = None, lam: float = 0.5, points: int = 101,
-          losses: list[str] | None = None) -> Sweep:
+          losses: list[str] | None = None, shipped: bool = True) -> Sweep:
     """Evaluate :func:`positive_pull` on ``points`` cosines in [0, MAX_COSINE] for each loss.
 
     ``temp`` is τ of infonce/dcl/dcl_hinge; ``margins`` maps mpt/met/mat to their margin
-    (missing: the paper's default); ``lam`` is A&U's λ.
+    (missing: the paper's default); ``lam`` is A&U's λ. With ``shipped``, the default settings are read
+    from :data:`DEFAULT_SWEEP_FILE` instead of computed (the same numbers).
     """
     if not temp > 0:
         raise ValueError(f"τ must be > 0, got {temp}")
     losses = list(losses or LOSSES)
-    margins = margins or {}
+    margins = {name: m for name, m in (margins or {}).items() if m is not None}
     neg = negative_cosines(batch_size, spread, neg_mean)
     grid = np.linspace(0.0, MAX_COSINE, points)
     settings = dict(batch_size=batch_size, spread=spread, neg_mean=neg_mean, temp=temp, lam=lam,
                     margins=dict(margins))
+    if shipped and _is_default(settings, points, losses) and DEFAULT_SWEEP_FILE.exists():
+        return load_sweep(DEFAULT_SWEEP_FILE, settings)
     out = Sweep(grid, neg, settings)
     with _single_thread():
         for name in losses:
             fn = build_loss(name, temp=temp, lam=lam, margin=margins.get(name))
             rows = [positive_pull(fn, c, neg) for c in grid]
-            for key in ("grad", "grad_align", "grad_uniform", "tangent"):
+            for key in SWEEP_KEYS:
                 getattr(out, key)[name] = np.array([r[key] for r in rows])
+    return out
+
+
+def _is_default(settings: dict, points: int, losses: list[str]) -> bool:
+    """The explorer's default settings: :func:`sweep`'s defaults and the paper's margins."""
+    paper_margins = {name: spec.hparams["margin"] for name, spec in LOSSES.items() if "margin" in spec.hparams}
+    return (points == 101 and losses == list(LOSSES) and settings["batch_size"] == 64 and settings["spread"] == 0.1
+            and settings["neg_mean"] == 0.0 and settings["temp"] == LOSSES["infonce"].hparams["temp"]
+            and settings["lam"] == LOSSES["align_uniform"].hparams["lam"]
+            and all(settings["margins"].get(name, m) == m for name, m in paper_margins.items()))
+
+
+def save_sweep(sw: Sweep, path: Path) -> None:
+    """Write a sweep's arrays to ``path`` (.npz); :func:`load_sweep` reads them back."""
+    arrays = {f"{key}/{name}": values for key in SWEEP_KEYS for name, values in getattr(sw, key).items()}
+    np.savez_compressed(path, pos_cos=sw.pos_cos, neg_cos=sw.neg_cos, **arrays)
+
+
+def load_sweep(path: Path, settings: dict) -> Sweep:
+    """A sweep saved by :func:`save_sweep`, with the ``settings`` it was computed at."""
+    with np.load(path) as data:
+        out = Sweep(data["pos_cos"], data["neg_cos"], settings)
+        for entry in data.files:
+            if "/" in entry:
+                key, name = entry.split("/")
+                getattr(out, key)[name] = data[entry]
     return out
 
 
 @contextmanager
 def _single_thread():
     """Tiny tensors: one intra-op thread is ~50x faster than two on a busy 2-core CPU (measured)."""
+    import torch
     with _THREADS_LOCK:
         before = torch.get_num_threads()
         torch.set_num_threads(1)
@@ -204,3 +249,8 @@ def sweep_chart(sw: Sweep, normalize: bool = False, mark: float | None = None):
              f"{s['neg_mean']:.2f} ± {s['spread']:.2f}, τ={s['temp']:g})")
     return Chart("dissipation_explorer", title,
                  [Panel("", lines, "cosine of the positive pair", ylabel, vlines=[mark] if mark is not None else [])])
+
+
+if __name__ == "__main__":  # regenerate the shipped default sweep (after a change to a loss or to this module)
+    save_sweep(sweep(shipped=False), DEFAULT_SWEEP_FILE)
+    print(f"wrote {DEFAULT_SWEEP_FILE}")

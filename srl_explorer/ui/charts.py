@@ -13,6 +13,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from .. import rundir
+from ..losses import LOSSES
 from ..viz import live_panels, to_plotly
 from .common import thin_records
 
@@ -24,9 +25,8 @@ PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg",
 def loss_meta(loss: str | None) -> tuple[str | None, str | None, str | None]:
     """(label, colour, dissipation diagnostic) of loss ``loss`` from the loss registry; the diagnostic is
     "" (unknown) when the loss is not registered."""
-    from ..losses import LOSSES  # torch: imported when a chart needs it (the server pre-imports it)
-    cls = LOSSES.get(loss or "")
-    return (cls.label, cls.color, cls.diagnostic) if cls else (loss, None, "")
+    spec = LOSSES.get(loss or "")
+    return (spec.label, spec.color, spec.diagnostic) if spec else (loss, None, "")
 
 
 def log_toggle(key: str = LOG_KEY, label: str = "Log scale for gradient norms and dissipation") -> bool:

@@ -1,15 +1,12 @@
-"""Streamlit glue shared by the pages: page setup and navigation, the checkpoint root, live metric
-tails, cached encoders and embeddings, checkpoint pickers and upload checks. The charts' glue (live
-panels, downloads) is in :mod:`srl_explorer.ui.charts`.
+"""Streamlit glue shared by the pages: live metric tails, cached encoders and embeddings, checkpoint pickers
+and upload checks. Page setup, the runs folder and the server's start-up work are in :mod:`srl_explorer.ui.page`;
+the charts' glue (live panels, downloads) is in :mod:`srl_explorer.ui.charts`.
 
 Process-wide state (metric tails, the job registry, loaded encoders) lives in ``st.cache_resource``
 and is thread-safe; nothing that outlives a browser tab is kept in session state.
 """
 from __future__ import annotations
 
-import gc
-import importlib
-import os
 import threading
 import time
 from pathlib import Path
@@ -20,125 +17,10 @@ import streamlit as st
 
 from .. import DEFAULT_MODEL, jobs, rundir
 from ..data import DataError
-from ..projection import warm_up_umap
+from .page import PAGES, _torch_threads, _wait_for_preimport, checkpoint_root  # noqa: F401 - re-exported
 
 POLL_SECONDS = 1.0  # live charts refresh at least this often
 MAX_PLOT_POINTS = 1500  # per series on live charts; evaluation records are always kept
-PAGES = (("app.py", "Home"), ("pages/1_Train.py", "Train"), ("pages/2_Compare.py", "Compare"),
-         ("pages/3_Embeddings.py", "Embeddings"), ("pages/4_STS.py", "STS"),
-         ("pages/5_Similarity.py", "Similarity"), ("pages/6_Paper.py", "Paper"))
-
-
-# --------------------------------------------------------------------------- page setup
-def checkpoint_root() -> Path:
-    """The runs folder, by the command line's rule (:func:`srl_explorer.rundir.checkpoint_root`:
-    ``$SRL_CHECKPOINTS``, else ``./checkpoints``), created if missing."""
-    return rundir.checkpoint_root(create=True)
-
-
-def app_dir() -> Path:
-    """The folder of the running main script (``app.py``), wherever the app is installed."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-    ctx = get_script_run_ctx()
-    return Path(ctx.main_script_path).resolve().parent if ctx is not None else Path.cwd()
-
-
-def setup_page(title: str, icon: str = ":material/explore:") -> None:
-    """Page config, the sidebar, and process-wide start-up work (UMAP warm-up, once per server)."""
-    st.set_page_config(page_title=f"{title} · SRL Explorer", page_icon=icon, layout="wide")
-    _start_background_work()
-    with st.sidebar:
-        st.markdown("**SRL Explorer**")
-        home = app_dir()
-        for path, label in PAGES:
-            if (home / path).exists():
-                st.page_link(path, label=label)
-        st.caption(f"Runs folder: `{checkpoint_root()}`")
-
-
-HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.losses", "srl_explorer.training",
-                 "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert",
-                 "sklearn.decomposition", "sklearn.cluster", "scipy.stats", "plotly.subplots")
-
-
-_preimport_thread: threading.Thread | None = None
-_heavy_wanted = threading.Event()  # a page needs the heavy modules or a model now: start at once
-FIRST_PAGE_WAIT_S = 10.0  # at most this long for the first page before starting the background work
-
-
-@st.cache_resource(show_spinner=False)
-def _start_background_work() -> bool:
-    """Once per server: compile UMAP in its worker, and import the heavy modules in a thread so
-    the first visit to a page that needs them does not pay for it (Home needs none of them). Both start
-    once the first page's script run is over (or a page asks for a model), so they do not compete with it
-    for the cores and the GIL.
-
-    When the server stops (SIGTERM, Ctrl-C), ``gc.freeze`` runs before the interpreter's final
-    collection, which would otherwise walk every object of torch, transformers and Streamlit
-    (about 1 s here) only for the process to end."""
-    global _preimport_thread
-    _preimport_thread = threading.Thread(target=_background_work, args=(threading.current_thread(),),
-                                         name="preimport", daemon=True)
-    _preimport_thread.start()
-    threading._register_atexit(gc.freeze)  # noqa: SLF001 - see _start_background_work's docstring
-    return True
-
-
-def _background_work(first_page: threading.Thread) -> None:
-    deadline = time.monotonic() + FIRST_PAGE_WAIT_S
-    while first_page.is_alive() and not _heavy_wanted.is_set() and time.monotonic() < deadline:
-        _heavy_wanted.wait(0.05)
-    if os.environ.get("SRL_UMAP_WARMUP", "1") != "0":
-        warm_up_umap()
-    _preimport()
-
-
-def _preimport() -> None:
-    for name in HEAVY_MODULES:
-        importlib.import_module(name)
-    from transformers import AutoModel, AutoTokenizer  # noqa: F401 - resolves transformers' lazy attributes
-    _torch_threads()
-    # The ~500k objects of torch, transformers, scipy... live as long as the server: move them out of the
-    # garbage collector's sight. Streamlit runs gc.collect(2) after every script run, live fragments included
-    # (runner.postScriptGC, off in .streamlit/config.toml but on by default); over these objects one took
-    # 0.3-1 s holding the GIL, every poll of every session watching a run. Before the warm-up model below, so
-    # the dropped model is still collected.
-    gc.freeze()
-    _warm_model_loading()
-
-
-def _warm_model_loading() -> None:
-    """Load the packaged model once and encode one sentence, then drop it. The first model load of a
-    process costs ~2.5 s of one-off set-up (transformers' lazy modules, tokenizer, kernels), later ones
-    ~0.1-0.2 s: this moves that cost off the first visit to Embeddings, STS or Similarity."""
-    from ..encoder import Encoder
-    try:
-        Encoder.from_pretrained(DEFAULT_MODEL, pooler="avg").encode(["warm up"])
-    except (ValueError, OSError):  # no packaged model: the first page load pays instead
-        pass
-
-
-def _wait_for_preimport() -> None:
-    """transformers' lazy attributes are not safe to resolve from two threads at once ("cannot
-    import name 'AutoModel'"): model loading waits until the background imports are over."""
-    _heavy_wanted.set()
-    if _preimport_thread is not None and _preimport_thread is not threading.current_thread():
-        _preimport_thread.join(timeout=120)
-
-
-def _torch_threads() -> None:
-    """Torch threads of the app's process: ``$SRL_APP_TORCH_THREADS`` if set; else every core while
-    no run of the runs folder is training and the machine is not overloaded, half of them otherwise, so a
-    training run keeps the rest. (On this 2-core machine under load one thread encodes 3x faster
-    than two: OpenMP threads fighting other processes; idle, two encode 1.9x faster than one.)"""
-    import torch
-    cpus = os.cpu_count() or 2
-    n = os.environ.get("SRL_APP_TORCH_THREADS")
-    if n is None:
-        busy = os.getloadavg()[0] >= cpus or any(r.state == rundir.LIVE for r in rundir.list_runs(checkpoint_root()))
-        n = max(1, cpus // 2) if busy else cpus
-    if torch.get_num_threads() != int(n):
-        torch.set_num_threads(int(n))
 
 
 # --------------------------------------------------------------------------- runs and metrics

@@ -1,0 +1,160 @@
+"""Page setup, the first thing every page runs: page config, the sidebar, the plotly preload and the
+server's start-up work. Light on purpose (streamlit and the standard library; no pandas, plotly or torch):
+a page calls :func:`setup_page` before its other imports, so its sidebar reaches the browser, and the
+browser starts loading plotly, within a few tens of milliseconds of the script run's start.
+"""
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import threading
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from .. import DEFAULT_MODEL, rundir
+
+PAGES = (("app.py", "Home"), ("pages/1_Train.py", "Train"), ("pages/2_Compare.py", "Compare"),
+         ("pages/3_Embeddings.py", "Embeddings"), ("pages/4_STS.py", "STS"),
+         ("pages/5_Similarity.py", "Similarity"), ("pages/6_Paper.py", "Paper"))
+
+
+# --------------------------------------------------------------------------- page setup
+def checkpoint_root() -> Path:
+    """The runs folder, by the command line's rule (:func:`srl_explorer.rundir.checkpoint_root`:
+    ``$SRL_CHECKPOINTS``, else ``./checkpoints``), created if missing."""
+    return rundir.checkpoint_root(create=True)
+
+
+def app_dir() -> Path:
+    """The folder of the running main script (``app.py``), wherever the app is installed."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    return Path(ctx.main_script_path).resolve().parent if ctx is not None else Path.cwd()
+
+
+def setup_page(title: str, icon: str = ":material/explore:", charts: bool = False) -> None:
+    """Page config, the sidebar, and process-wide start-up work (UMAP warm-up, once per server). ``charts``:
+    the page draws plotly charts on its first load, so the browser starts loading plotly at once."""
+    st.set_page_config(page_title=f"{title} · SRL Explorer", page_icon=icon, layout="wide")
+    _start_background_work()
+    with st.sidebar:
+        st.markdown("**SRL Explorer**")
+        home = app_dir()
+        for path, label in PAGES:
+            if (home / path).exists():
+                st.page_link(path, label=label)
+        st.caption(f"Runs folder: `{checkpoint_root()}`")
+        if charts:
+            preload_plotly()
+
+
+def plotly_chunk() -> str | None:
+    """File name of the Streamlit frontend's plotly chunk (``PlotlyChart.<hash>.js``), None if not found."""
+    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
+    return found[0].name if found else None
+
+
+def preload_plotly() -> None:
+    """Make the browser fetch and compile Streamlit's plotly chunk (4.7 MB of JavaScript) now, while the page's
+    script runs, instead of when the first chart arrives at the end of it. Measured on a page whose chart comes
+    0.8 s into its run: first load 2.9-3.4 s without, 2.4-2.6 s with. The URL is the one Streamlit's own
+    loader imports (beside its index module), so the chunk is loaded once."""
+    chunk = plotly_chunk()
+    if chunk is None:  # another Streamlit layout: charts load as usual
+        return
+    st.html(f"""<script>(() => {{
+        const index = document.querySelector("script[type=module][src*='/index.']");
+        if (index) import(new URL("{chunk}", index.src).href).catch(() => {{}});
+    }})();</script>""", unsafe_allow_javascript=True)
+
+
+HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.losses", "srl_explorer.training",
+                 "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert",
+                 "sklearn.decomposition", "sklearn.cluster", "scipy.stats", "plotly.subplots")
+
+
+_preimport_thread: threading.Thread | None = None
+_heavy_wanted = threading.Event()  # a page needs the heavy modules or a model now: start at once
+FIRST_PAGE_WAIT_S = 10.0  # at most this long for the first page's script run before starting the background work
+RENDER_GRACE_S = 3.0  # then this long, for the browser to draw that page (2 cores: it needs one of them)
+
+
+@st.cache_resource(show_spinner=False)
+def _start_background_work() -> bool:
+    """Once per server: compile UMAP in its worker, and import the heavy modules in a thread so
+    the first visit to a page that needs them does not pay for it (no page needs them to render). Both start
+    once the first page's script run is over and the browser has had RENDER_GRACE_S to draw it, or at once
+    when a page asks for a model, so they do not compete with the first page for the cores and the GIL
+    (measured: they added 1-2 s to the first page's load when they started as its script run ended).
+
+    When the server stops (SIGTERM, Ctrl-C), ``gc.freeze`` runs before the interpreter's final
+    collection, which would otherwise walk every object of torch, transformers and Streamlit
+    (about 1 s here) only for the process to end."""
+    global _preimport_thread
+    _preimport_thread = threading.Thread(target=_background_work, args=(threading.current_thread(),),
+                                         name="preimport", daemon=True)
+    _preimport_thread.start()
+    threading._register_atexit(gc.freeze)  # noqa: SLF001 - see _start_background_work's docstring
+    return True
+
+
+def _background_work(first_page: threading.Thread) -> None:
+    deadline = time.monotonic() + FIRST_PAGE_WAIT_S
+    while first_page.is_alive() and not _heavy_wanted.is_set() and time.monotonic() < deadline:
+        _heavy_wanted.wait(0.05)
+    _heavy_wanted.wait(RENDER_GRACE_S)
+    if os.environ.get("SRL_UMAP_WARMUP", "1") != "0":
+        from ..projection import warm_up_umap
+        warm_up_umap()
+    _preimport()
+
+
+def _preimport() -> None:
+    for name in HEAVY_MODULES:
+        importlib.import_module(name)
+    from transformers import AutoModel, AutoTokenizer  # noqa: F401 - resolves transformers' lazy attributes
+    _torch_threads()
+    # The ~500k objects of torch, transformers, scipy... live as long as the server: move them out of the
+    # garbage collector's sight. Streamlit runs gc.collect(2) after every script run, live fragments included
+    # (runner.postScriptGC, off in .streamlit/config.toml but on by default); over these objects one took
+    # 0.3-1 s holding the GIL, every poll of every session watching a run. Before the warm-up model below, so
+    # the dropped model is still collected.
+    gc.freeze()
+    _warm_model_loading()
+
+
+def _warm_model_loading() -> None:
+    """Load the packaged model once and encode one sentence, then drop it. The first model load of a
+    process costs ~2.5 s of one-off set-up (transformers' lazy modules, tokenizer, kernels), later ones
+    ~0.1-0.2 s: this moves that cost off the first visit to Embeddings, STS or Similarity."""
+    from ..encoder import Encoder
+    try:
+        Encoder.from_pretrained(DEFAULT_MODEL, pooler="avg").encode(["warm up"])
+    except (ValueError, OSError):  # no packaged model: the first page load pays instead
+        pass
+
+
+def _wait_for_preimport() -> None:
+    """transformers' lazy attributes are not safe to resolve from two threads at once ("cannot
+    import name 'AutoModel'"): model loading waits until the background imports are over."""
+    _heavy_wanted.set()
+    if _preimport_thread is not None and _preimport_thread is not threading.current_thread():
+        _preimport_thread.join(timeout=120)
+
+
+def _torch_threads() -> None:
+    """Torch threads of the app's process: ``$SRL_APP_TORCH_THREADS`` if set; else every core while
+    no run of the runs folder is training and the machine is not overloaded, half of them otherwise, so a
+    training run keeps the rest. (On this 2-core machine under load one thread encodes 3x faster
+    than two: OpenMP threads fighting other processes; idle, two encode 1.9x faster than one.)"""
+    import torch
+    cpus = os.cpu_count() or 2
+    n = os.environ.get("SRL_APP_TORCH_THREADS")
+    if n is None:
+        busy = os.getloadavg()[0] >= cpus or any(r.state == rundir.LIVE for r in rundir.list_runs(checkpoint_root()))
+        n = max(1, cpus // 2) if busy else cpus
+    if torch.get_num_threads() != int(n):
+        torch.set_num_threads(int(n))
