@@ -3,7 +3,7 @@ import streamlit as st
 
 from srl_explorer.ui.page import setup_page
 
-setup_page("Train", ":material/model_training:", charts=True)
+setup_page("Train", ":material/model_training:")
 # setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
 from srl_explorer import DEFAULT_MODEL, POOLERS, config, jobs, rundir, runstats
 from srl_explorer.data import DataError, sample_corpus_path

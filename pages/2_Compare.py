@@ -3,7 +3,7 @@ import streamlit as st
 
 from srl_explorer.ui.page import setup_page
 
-setup_page("Compare", ":material/compare_arrows:", charts=True)
+setup_page("Compare", ":material/compare_arrows:")
 # setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
 import pandas as pd
 

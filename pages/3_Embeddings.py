@@ -4,7 +4,7 @@ import streamlit as st
 
 from srl_explorer.ui.page import setup_page
 
-setup_page("Embeddings", ":material/scatter_plot:", charts=True)
+setup_page("Embeddings", ":material/scatter_plot:")
 # setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
 import numpy as np
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from srl_explorer.ui.page import setup_page
 
-setup_page("Paper", ":material/description:", charts=True)
+setup_page("Paper", ":material/description:")
 # setup_page first: the sidebar reaches the browser before the imports below run (ui/page.py)
 import pandas as pd
 

@@ -101,22 +101,6 @@ def test_every_page_renders(app, page):
     open_page(app, page)
 
 
-def test_chart_pages_preload_plotly_and_the_others_do_not(app):
-    """A page with charts on its first load asks the browser for Streamlit's own plotly chunk while its script
-    runs (ui.page.preload_plotly); the chunk named is the one this Streamlit ships, so an upgrade that renames
-    it fails here instead of silently losing the preload."""
-    from srl_explorer.ui import page as ui_page
-    chunk = ui_page.plotly_chunk()
-    assert chunk and (Path(st_testing.__file__).parents[2] / "static" / "static" / "js" / chunk).is_file()
-
-    def preloads(at) -> bool:
-        return any(chunk in str(h.proto.body) for h in at.get("html"))
-    assert not preloads(app)  # Home: a table, no chart
-    for page, has_charts in (("pages/1_Train.py", True), ("pages/2_Compare.py", True), ("pages/4_STS.py", False),
-                             ("pages/6_Paper.py", True)):
-        assert preloads(open_page(app, page)) == has_charts, page
-
-
 def test_train_page_shows_live_run_and_commands(app):
     open_page(app, "pages/1_Train.py")
     codes = [c.value for c in app.code]

@@ -1,7 +1,7 @@
-"""Page setup, the first thing every page runs: page config, the sidebar, the plotly preload and the
-server's start-up work. Light on purpose (streamlit and the standard library; no pandas, plotly or torch):
-a page calls :func:`setup_page` before its other imports, so its sidebar reaches the browser, and the
-browser starts loading plotly, within a few tens of milliseconds of the script run's start.
+"""Page setup, the first thing every page runs: page config, the sidebar and the server's start-up work.
+Light on purpose (streamlit and the standard library; no pandas, plotly or torch): a page calls
+:func:`setup_page` before its other imports, so its sidebar reaches the browser within a few tens of
+milliseconds of the script run's start.
 """
 from __future__ import annotations
 
@@ -35,9 +35,8 @@ def app_dir() -> Path:
     return Path(ctx.main_script_path).resolve().parent if ctx is not None else Path.cwd()
 
 
-def setup_page(title: str, icon: str = ":material/explore:", charts: bool = False) -> None:
-    """Page config, the sidebar, and process-wide start-up work (UMAP warm-up, once per server). ``charts``:
-    the page draws plotly charts on its first load, so the browser starts loading plotly at once."""
+def setup_page(title: str, icon: str = ":material/explore:") -> None:
+    """Page config, the sidebar, and process-wide start-up work (UMAP warm-up, once per server)."""
     st.set_page_config(page_title=f"{title} · SRL Explorer", page_icon=icon, layout="wide")
     _start_background_work()
     with st.sidebar:
@@ -47,28 +46,6 @@ def setup_page(title: str, icon: str = ":material/explore:", charts: bool = Fals
             if (home / path).exists():
                 st.page_link(path, label=label)
         st.caption(f"Runs folder: `{checkpoint_root()}`")
-        if charts:
-            preload_plotly()
-
-
-def plotly_chunk() -> str | None:
-    """File name of the Streamlit frontend's plotly chunk (``PlotlyChart.<hash>.js``), None if not found."""
-    found = sorted((Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js"))
-    return found[0].name if found else None
-
-
-def preload_plotly() -> None:
-    """Make the browser fetch and compile Streamlit's plotly chunk (4.7 MB of JavaScript) now, while the page's
-    script runs, instead of when the first chart arrives at the end of it. Measured on a page whose chart comes
-    0.8 s into its run: first load 2.9-3.4 s without, 2.4-2.6 s with. The URL is the one Streamlit's own
-    loader imports (beside its index module), so the chunk is loaded once."""
-    chunk = plotly_chunk()
-    if chunk is None:  # another Streamlit layout: charts load as usual
-        return
-    st.html(f"""<script>(() => {{
-        const index = document.querySelector("script[type=module][src*='/index.']");
-        if (index) import(new URL("{chunk}", index.src).href).catch(() => {{}});
-    }})();</script>""", unsafe_allow_javascript=True)
 
 
 HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.losses", "srl_explorer.training",
