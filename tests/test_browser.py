@@ -182,6 +182,8 @@ def test_train_refuses_a_short_upload_then_streams_a_live_run_to_two_sessions(pa
     page.get_by_text("Upload .txt", exact=True).click()
     settle(page)
     page.locator("input[type=file]").set_input_files(str(short))
+    # the upload is over (its chip is drawn) before Start: the upload's own rerun can begin after a first settle
+    page.locator("[data-testid='stFileChip']", has_text="short.txt").wait_for(timeout=30_000)
     settle(page)
     before = {p.name for p in ckpts.iterdir() if p.is_dir()}
     page.get_by_role("button", name="Start training").click()
