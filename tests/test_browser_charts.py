@@ -151,15 +151,26 @@ def test_start_folds_the_form_and_scrolls_to_the_live_charts(page, url, ckpts, t
     shot(page, "train_live")
     page.get_by_role("button", name="Stop run").click()
     page.wait_for_function("document.body.innerText.includes('cancelled')", timeout=90_000)
+    settle(page)
     assert rundir.read_status(ckpts / new)["state"] == "cancelled"
     chart_shot(page, "train_live_charts")
 
 
-def chart_shot(pg, name: str, index: int = 0) -> None:
-    """A screenshot of one chart (Streamlit scrolls inside its main block, so a full-page shot misses it)."""
-    plot = pg.locator("[data-testid='stPlotlyChart']").nth(index)
-    plot.scroll_into_view_if_needed()
-    plot.screenshot(path=str(Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots" / f"{name}.png"))
+def chart_shot(pg, name: str, index: int = 0, tries: int = 3) -> None:
+    """A screenshot of one chart (Streamlit scrolls inside its main block, so a full-page shot misses it). A rerun
+    can replace the chart's element between finding and shooting it ("not attached to the DOM"): find it again."""
+    from playwright.sync_api import Error as PlaywrightError
+    for attempt in range(tries):
+        plot = pg.locator("[data-testid='stPlotlyChart']").nth(index)
+        try:
+            plot.scroll_into_view_if_needed()
+            plot.screenshot(path=str(Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
+                                     / f"{name}.png"))
+            return
+        except PlaywrightError:
+            if attempt == tries - 1:
+                raise
+            settle(pg)
 
 
 def test_compare_downloads_csv_png_and_svg(page, url, ckpts):
