@@ -24,6 +24,7 @@ page's first load needs neither torch nor the 7 × 101 autograd calls; other set
 """
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -94,8 +95,9 @@ def positive_pull(loss: torch.nn.Module, pos_cos: float, neg_cos: np.ndarray) ->
     import torch
 
     from ..training.gradients import tangential
-    c = torch.tensor(float(pos_cos), dtype=getattr(torch, DTYPE), requires_grad=True)
-    z1, z2 = synthetic_views(c, torch.as_tensor(neg_cos, dtype=getattr(torch, DTYPE)))
+    dtype = getattr(torch, DTYPE)
+    c = torch.tensor(float(pos_cos), dtype=dtype, requires_grad=True)
+    z1, z2 = synthetic_views(c, torch.as_tensor(neg_cos, dtype=dtype))
     out = loss(z1, z2)
     w_align, w_uniform = getattr(loss, "part_weights", (1.0, 1.0))
     b = z1.shape[0]
@@ -153,12 +155,13 @@ def sweep(batch_size: int = 64, spread: float = 0.1, neg_mean: float = 0.0, temp
     if not temp > 0:
         raise ValueError(f"τ must be > 0, got {temp}")
     losses = list(losses or LOSSES)
-    margins = {name: m for name, m in (margins or {}).items() if m is not None}
+    paper_margins = {name: spec.hparams["margin"] for name, spec in LOSSES.items() if "margin" in spec.hparams}
+    margins = paper_margins | {name: m for name, m in (margins or {}).items() if m is not None}
     neg = negative_cosines(batch_size, spread, neg_mean)
     grid = np.linspace(0.0, MAX_COSINE, points)
     settings = dict(batch_size=batch_size, spread=spread, neg_mean=neg_mean, temp=temp, lam=lam,
-                    margins=dict(margins))
-    if shipped and _is_default(settings, points, losses) and DEFAULT_SWEEP_FILE.exists():
+                    margins=margins)
+    if shipped and _is_default(settings, points, losses):
         return load_sweep(DEFAULT_SWEEP_FILE, settings)
     out = Sweep(grid, neg, settings)
     with _single_thread():
@@ -171,18 +174,21 @@ def sweep(batch_size: int = 64, spread: float = 0.1, neg_mean: float = 0.0, temp
 
 
 def _is_default(settings: dict, points: int, losses: list[str]) -> bool:
-    """The explorer's default settings: :func:`sweep`'s defaults and the paper's margins."""
-    paper_margins = {name: spec.hparams["margin"] for name, spec in LOSSES.items() if "margin" in spec.hparams}
-    return (points == 101 and losses == list(LOSSES) and settings["batch_size"] == 64 and settings["spread"] == 0.1
-            and settings["neg_mean"] == 0.0 and settings["temp"] == LOSSES["infonce"].hparams["temp"]
-            and settings["lam"] == LOSSES["align_uniform"].hparams["lam"]
-            and all(settings["margins"].get(name, m) == m for name, m in paper_margins.items()))
+    """The shipped sweep (:data:`DEFAULT_SWEEP_FILE`) was computed at these settings, points and losses."""
+    try:
+        with np.load(DEFAULT_SWEEP_FILE) as data:
+            shipped = json.loads(str(data["settings"]))
+            return shipped == settings and len(data["pos_cos"]) == points and list(data["losses"]) == losses
+    except (OSError, KeyError, ValueError):  # absent or unreadable: compute
+        return False
 
 
 def save_sweep(sw: Sweep, path: Path) -> None:
-    """Write a sweep's arrays to ``path`` (.npz); :func:`load_sweep` reads them back."""
+    """Write a sweep's arrays and the settings it was computed at to ``path`` (.npz); :func:`load_sweep`
+    reads them back."""
     arrays = {f"{key}/{name}": values for key in SWEEP_KEYS for name, values in getattr(sw, key).items()}
-    np.savez_compressed(path, pos_cos=sw.pos_cos, neg_cos=sw.neg_cos, **arrays)
+    np.savez_compressed(path, pos_cos=sw.pos_cos, neg_cos=sw.neg_cos, settings=json.dumps(sw.settings),
+                        losses=np.array(list(sw.grad)), **arrays)
 
 
 def load_sweep(path: Path, settings: dict) -> Sweep:
