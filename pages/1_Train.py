@@ -17,7 +17,7 @@ from srl_explorer.ui.common import (
     job_registry,
     read_upload,
     run_records,
-        state_badge,
+    state_badge,
 )
 
 HELP = config.help_texts()  # every field's help, from TrainConfig

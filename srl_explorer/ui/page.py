@@ -1,5 +1,5 @@
 """Page setup, the first thing every page runs: page config, the sidebar and the server's start-up work.
-Light on purpose (streamlit and the standard library; no pandas, plotly or torch): a page calls
+Light on purpose (streamlit, the standard library and ``rundir``; no pandas, plotly or torch): a page calls
 :func:`setup_page` before its other imports, so its sidebar reaches the browser within a few tens of
 milliseconds of the script run's start.
 """
