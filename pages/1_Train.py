@@ -15,6 +15,7 @@ from srl_explorer.ui.common import (
     checkpoint_root,
     config_inputs,
     job_registry,
+    keep_widget_values,
     read_upload,
     run_records,
     state_badge,
@@ -34,27 +35,32 @@ job_registry().reap()
 started = st.session_state.pop("train-started", None)
 if started:  # the rerun after Start: fold the form and go to the live charts
     st.session_state["new-run-open"] = False
-with st.expander("New run", expanded=not rundir.list_runs(root), key="new-run-open", on_change="rerun"):
+
+
+def new_run_form() -> None:
     left, right = st.columns(2)
     with left:
-        model_kind = st.radio("Model", MODEL_KINDS, horizontal=True)
+        model_kind = st.radio("Model", MODEL_KINDS, horizontal=True, key="form-model-kind")
         model = DEFAULT_MODEL if model_kind == MODEL_KINDS[0] else st.text_input(
-            "Model id or path", placeholder="bert-base-uncased" if model_kind == MODEL_KINDS[1] else "/path/to/model")
-        corpus_kind = st.radio("Corpus", CORPUS_KINDS, horizontal=True)
+            "Model id or path", placeholder="bert-base-uncased" if model_kind == MODEL_KINDS[1] else "/path/to/model",
+            key="form-model")
+        corpus_kind = st.radio("Corpus", CORPUS_KINDS, horizontal=True, key="form-corpus-kind")
         corpus, upload = None, None
         if corpus_kind == "Local file":
-            corpus = st.text_input("Corpus path (.txt one sentence a line, or STS .csv/.tsv)")
+            corpus = st.text_input("Corpus path (.txt one sentence a line, or STS .csv/.tsv)", key="form-corpus-path")
         elif corpus_kind == "Upload .txt":
             upload = st.file_uploader("Corpus (.txt, one sentence per line, UTF-8)", type=["txt"])
         elif corpus_kind == "Hub dataset id":
-            corpus = st.text_input("Dataset id", placeholder="princeton-nlp/datasets-for-simcse")
+            corpus = st.text_input("Dataset id", placeholder="princeton-nlp/datasets-for-simcse", key="form-dataset")
         else:
             st.caption(f"`{sample_corpus_path().name}`: about 1,000 English sentences shipped with the package.")
-        dev_file = st.text_input("Dev pairs for STS Spearman (empty: the shipped sample pairs)", help=HELP["dev_file"])
-        pooler = st.selectbox("Pooler", POOLERS, index=POOLERS.index(DEFAULTS.pooler), help=HELP["pooler"])
+        dev_file = st.text_input("Dev pairs for STS Spearman (empty: the shipped sample pairs)", help=HELP["dev_file"],
+                                 key="form-dev-file")
+        pooler = st.selectbox("Pooler", POOLERS, index=POOLERS.index(DEFAULTS.pooler), help=HELP["pooler"],
+                              key="form-pooler")
     with right:
         loss = st.selectbox("Loss", list(LOSSES), format_func=lambda n: f"{n} ({LOSSES[n].label})",
-                            help="the Paper page explains what each loss does")
+                            help="the Paper page explains what each loss does", key="form-loss")
         hparams = {}
         defaults = loss_hyperparameters(loss)
         for col, (name, default) in zip(st.columns(max(1, len(defaults))), defaults.items(), strict=False):
@@ -62,13 +68,15 @@ with st.expander("New run", expanded=not rundir.list_runs(root), key="new-run-op
         for name in defaults:
             st.caption(f"**{name}** ({defaults[name]:g} in the paper) — {LOSSES[loss].hparam_help[name]}")
         a, b, c = st.columns(3)
-        max_steps = a.number_input("Steps", 1, 10_000_000, 60, help=HELP["max_steps"])
-        batch_size = b.number_input("Batch size (per process)", 2, 4096, DEFAULTS.batch_size, help=HELP["batch_size"])
-        lr = c.number_input("Learning rate", 1e-7, 1.0, 3e-5, format="%.1e", help=HELP["lr"])
+        max_steps = a.number_input("Steps", 1, 10_000_000, 60, help=HELP["max_steps"], key="form-steps")
+        batch_size = b.number_input("Batch size (per process)", 2, 4096, DEFAULTS.batch_size, help=HELP["batch_size"],
+                                     key="form-batch")
+        lr = c.number_input("Learning rate", 1e-7, 1.0, 3e-5, format="%.1e", help=HELP["lr"], key="form-lr")
         a, b, c = st.columns(3)
-        max_seq_length = a.number_input("Max sequence length", 8, 512, 32, help=HELP["max_seq_length"])
-        eval_every = b.number_input("Eval every (steps)", 1, 1_000_000, 20, help=HELP["eval_every"])
-        seed = c.number_input("Seed", 0, 2**31 - 1, 42, help=HELP["seed"])
+        max_seq_length = a.number_input("Max sequence length", 8, 512, 32, help=HELP["max_seq_length"], key="form-len")
+        eval_every = b.number_input("Eval every (steps)", 1, 1_000_000, 20, help=HELP["eval_every"],
+                                    key="form-eval-every")
+        seed = c.number_input("Seed", 0, 2**31 - 1, 42, help=HELP["seed"], key="form-seed")
     with st.expander("More settings"):
         more = config_inputs(ON_FORM)
 
@@ -79,9 +87,9 @@ with st.expander("New run", expanded=not rundir.list_runs(root), key="new-run-op
     st.markdown("Equivalent command line (one process):")
     st.code(jobs.cli_command(cfg), language="bash", wrap_lines=True)
     a, b, c = st.columns([1, 1, 2])
-    nproc = a.number_input("GPUs per node", 1, 64, 2)
-    nnodes = b.number_input("Nodes", 1, 1024, 1)
-    endpoint = c.text_input("Rendezvous endpoint (multi-node)", "HOST:29500", disabled=nnodes == 1)
+    nproc = a.number_input("GPUs per node", 1, 64, 2, key="form-nproc")
+    nnodes = b.number_input("Nodes", 1, 1024, 1, key="form-nnodes")
+    endpoint = c.text_input("Rendezvous endpoint (multi-node)", "HOST:29500", disabled=nnodes == 1, key="form-endpoint")
     st.markdown(f"With torchrun on {int(nproc) * int(nnodes)} GPU(s) (global batch "
                 f"{int(nproc) * int(nnodes) * int(batch_size)}; run it on every node):")
     st.code(jobs.torchrun_shell_command(cfg, int(nproc), int(nnodes), endpoint), language="bash", wrap_lines=True)
@@ -102,6 +110,15 @@ with st.expander("New run", expanded=not rundir.list_runs(root), key="new-run-op
             st.query_params["run"] = run_dir.name
             st.session_state["train-started"] = run_dir.name
             st.rerun()
+
+
+# Drawn only while unfolded (a folded form costs the browser ~0.2 s of widgets and code boxes on every load);
+# its values are kept meanwhile, as Streamlit drops the state of widgets a run does not draw.
+with st.expander("New run", expanded=not rundir.list_runs(root), key="new-run-open", on_change="rerun") as form:
+    if form.open:
+        new_run_form()
+    else:
+        keep_widget_values(("form-", "hp-", "cfg-"))
 
 # ------------------------------------------------------------------ watch a run
 st.subheader("Watch a run", anchor="live-charts")
@@ -156,11 +173,12 @@ if jobs.status_with_log_error(run_dir).get("state") == rundir.LIVE:
 else:
     render_run()
 
-with st.expander("Configuration and log"):
-    launched = rundir.read_json(run.launch_file, {}) or {}
-    if launched.get("command"):
-        st.code(launched["command"], language="bash", wrap_lines=True)
-    st.json(run.read_config(), expanded=False)
-    log = run.log_file
-    if log.exists():
-        st.code(log.read_text(errors="replace")[-4000:] or "(empty)")
+with st.expander("Configuration and log", key="config-and-log", on_change="rerun") as details:
+    if details.open:  # drawn only when unfolded, like the form
+        launched = rundir.read_json(run.launch_file, {}) or {}
+        if launched.get("command"):
+            st.code(launched["command"], language="bash", wrap_lines=True)
+        st.json(run.read_config(), expanded=False)
+        log = run.log_file
+        if log.exists():
+            st.code(log.read_text(errors="replace")[-4000:] or "(empty)")

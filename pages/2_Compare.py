@@ -56,9 +56,10 @@ def render() -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.2f")
                                 for k in ("best dev STS", "last dev STS", "drop from best", "dev STS at step 0")})
-    with st.expander("Hyperparameters"):
-        st.dataframe(pd.DataFrame([compare.hparams_row(all_runs[n]) for n in picked]), hide_index=True,
-                     width="stretch")
+    with st.expander("Hyperparameters", key="compare-hparams", on_change="rerun") as hp:
+        if hp.open:  # drawn only when unfolded
+            st.dataframe(pd.DataFrame([compare.hparams_row(all_runs[n]) for n in picked]), hide_index=True,
+                         width="stretch")
     st.subheader("Alignment–uniformity plane")
     st.caption("Wang & Isola (2020): each point is a dev evaluation, x = dev uniformity, y = dev alignment. "
                "The open circle is step 0 and the arrowheads point along training; lower-left is better on both.")

@@ -154,12 +154,13 @@ def _get_pool() -> ProcessPoolExecutor:
         return _pool
 
 
-def _kill_worker_at_exit() -> None:
-    """Kill the worker, do not wait for it, when the interpreter shuts down (``streamlit run`` after
-    SIGTERM or Ctrl-C). ``concurrent.futures`` otherwise joins its pools at exit, and its worker
-    finishes the task at hand first: the ~40 s numba compile of :func:`warm_up_umap` held the server
-    for up to 18 s. Registered with ``threading._register_atexit`` (as ``concurrent.futures`` is,
-    and after it, so it runs before that join); plain ``atexit`` would run after it."""
+def stop_worker() -> None:
+    """Kill the worker, do not wait for it: when the app's server shuts down (its lifespan, ui.page) and when the
+    interpreter does. ``concurrent.futures`` otherwise joins its pools at exit, and its worker finishes the task
+    at hand first: the ~40 s numba compile of :func:`warm_up_umap` held the server for up to 18 s. Registered
+    with ``threading._register_atexit`` (as ``concurrent.futures`` is, and after it, so it runs before that
+    join); plain ``atexit`` would run after it. (uvicorn ends the server on SIGTERM or Ctrl-C by raising the
+    signal again once it has shut down, so no exit hook runs there: the lifespan's shutdown stops the worker.)"""
     with _lock:
         pool = _pool
     if pool is None:
@@ -170,7 +171,7 @@ def _kill_worker_at_exit() -> None:
     _reset_pool()
 
 
-threading._register_atexit(_kill_worker_at_exit)  # noqa: SLF001 - the stdlib hook concurrent.futures uses
+threading._register_atexit(stop_worker)  # noqa: SLF001 - the stdlib hook concurrent.futures uses
 
 
 def _reset_pool() -> None:

@@ -84,6 +84,12 @@ def open_page(at, page: str):
     return at
 
 
+def open_form(at):
+    """Train with its "New run" form unfolded (it is drawn only then; folded while runs exist)."""
+    at.session_state["new-run-open"] = True
+    return open_page(at, "pages/1_Train.py")
+
+
 def charts(at) -> list:
     return at.get("plotly_chart")
 
@@ -102,7 +108,7 @@ def test_every_page_renders(app, page):
 
 
 def test_train_page_shows_live_run_and_commands(app):
-    open_page(app, "pages/1_Train.py")
+    open_form(app)
     codes = [c.value for c in app.code]
     assert any(c.startswith("python -m srl_explorer train --loss infonce") for c in codes)
     assert any(c.startswith("torchrun --nproc_per_node=2 -m srl_explorer train --loss infonce") for c in codes)
@@ -114,13 +120,34 @@ def test_train_page_shows_live_run_and_commands(app):
 
 
 def test_train_page_hyperparameters_follow_the_loss(app):
-    open_page(app, "pages/1_Train.py")
+    open_form(app)
     next(s for s in app.selectbox if s.label == "Loss").select("align_uniform").run()
     assert {n.label: n.value for n in app.number_input if n.label in ("lam", "alpha", "t")} == \
         {"lam": 0.5, "alpha": 2.0, "t": 2.0}
     assert any("--lam 0.5 --alpha 2.0 --t 2.0" in c.value for c in app.code)
     next(n for n in app.number_input if n.label == "Nodes").set_value(2).run()
     assert any("--nnodes=2" in c.value and "--rdzv-endpoint=HOST:29500" in c.value for c in app.code)
+
+
+def test_a_folded_form_is_not_drawn_and_keeps_its_values(app):
+    """While runs exist the form starts folded and is not drawn (no widgets, no code boxes for the browser to
+    load); what the user entered survives folding it and the runs in between."""
+    open_page(app, "pages/1_Train.py")
+    assert not app.code and not [b for b in app.button if b.label == "Start training"]
+    open_form(app)
+    next(n for n in app.number_input if n.label == "Steps").set_value(123).run()
+    next(s for s in app.selectbox if s.label == "Loss").select("mpt").run()
+    next(n for n in app.number_input if n.label == "margin").set_value(0.25).run()
+    app.session_state["new-run-open"] = False
+    app.run()
+    app.run()  # a second run without the form
+    assert not [n for n in app.number_input if n.label == "Steps"]
+    app.session_state["new-run-open"] = True
+    app.run()
+    assert next(n for n in app.number_input if n.label == "Steps").value == 123
+    assert next(s for s in app.selectbox if s.label == "Loss").value == "mpt"
+    command = next(c.value for c in app.code if c.value.startswith("python -m srl_explorer train"))
+    assert "--loss mpt" in command and "--max-steps 123" in command and "--margin 0.25" in command
 
 
 @pytest.fixture
@@ -249,7 +276,7 @@ def test_picker_labels_carry_the_step_and_the_base_model_is_the_evaluated_start(
 
 
 def test_train_form_errors_are_messages(app):
-    open_page(app, "pages/1_Train.py")
+    open_form(app)
     app.radio[0].set_value("Local path").run()
     next(b for b in app.button if b.label == "Start training").click().run()
     assert any("enter a model id or path" in e.value for e in app.error)
@@ -269,6 +296,9 @@ def test_compare_overlays_runs_and_tables_them(app):
     row = table.set_index("run").loc["live-infonce"]
     # issue 14: live-infonce has been evaluated at step 0 only, the start: no best yet (best is after step 0)
     assert row["loss"] == "InfoNCE" and math.isnan(row["best dev STS"]) and row["dev STS at step 0"] == 10.0
+    assert len(app.dataframe) == 1  # folded: not drawn
+    app.session_state["compare-hparams"] = True
+    app.run()
     assert "lr" in app.dataframe[1].value
     assert len(charts(app)) == 2  # overlay and the alignment-uniformity plane
     overlay = json.loads(charts(app)[0].proto.spec)
@@ -372,13 +402,9 @@ def test_no_page_imports_torch_to_render():
     """Importing torch is 1.3-1.5 s of a cold page load on 2 cores: every page's imports are torch-free (the
     pages import it, through the encoder, only when they load a model), and the page setup that runs first is
     lighter still (no pandas, plotly or numpy), so the sidebar reaches the browser at once."""
-    import ast
-    modules = set()
-    for page in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
-        for node in ast.walk(ast.parse(page.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("srl_explorer"):
-                modules.add(node.module)
-    assert "srl_explorer.ui.page" in modules and "srl_explorer.paper.dissipation" in modules
+    from srl_explorer.ui.page import page_imports
+    modules = set(page_imports(ROOT))  # the modules the server loads at start-up (ui.page.lifespan)
+    assert {"srl_explorer.ui.page", "srl_explorer.paper.dissipation", "srl_explorer.compare", "pandas"} <= modules
     probe = (f"import sys, importlib; [importlib.import_module(m) for m in {sorted(modules)!r}]; "
              "print(sorted({'torch', 'transformers', 'scipy', 'sklearn'} & set(sys.modules)))")
     heavy = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -182,6 +182,13 @@ def read_upload(uploaded) -> bytes:
 
 
 # --------------------------------------------------------------------------- config forms
+def keep_widget_values(prefixes: tuple[str, ...]) -> None:
+    """Keep the values of the widgets whose key starts with one of ``prefixes`` through a script run that does
+    not draw them (a folded form): Streamlit drops such widgets' state, unless it is written back."""
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefixes)]:
+        st.session_state[key] = st.session_state[key]
+
+
 def config_inputs(skip: set[str] | frozenset[str], columns: int = 3) -> dict:
     """One input per :class:`~srl_explorer.config.TrainConfig` field not in ``skip``, labelled with its
     name and its help from the config; returns the values that differ from the field's default."""
