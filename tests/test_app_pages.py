@@ -320,7 +320,10 @@ def test_embeddings_base_vs_best_and_recolour_reuses_projections(app, ckpt_root)
     boxes = {s.label: s.value for s in app.selectbox}
     assert boxes["Checkpoint A"] == "done-mpt · step 0 (base model)"
     assert boxes["Checkpoint B (optional)"] == BEST
-    assert len(charts(app)) == 2 and len(app.dataframe) == 2  # two maps, two neighbour lists
+    assert len(charts(app)) == 2 and len(app.table) == 2  # two maps, two neighbour lists
+    neighbours = app.table[0].value
+    assert list(neighbours.columns) == ["sentence", "cosine"] and len(neighbours) == 8
+    assert neighbours["cosine"].iloc[0] == pytest.approx(1.0, abs=1e-3)  # the typed sentence is in the set
     cached = projection.cache_info()
     colour = next(r for r in app.radio if r.label == "Colour")
     colour.set_value("cluster").run()

@@ -117,6 +117,18 @@ def test_joint_clusters_give_each_sentence_one_label_on_both_maps():
         P.joint_clusters([a, b[:10]])
 
 
+def test_maps_use_webgl_only_when_big():
+    """A WebGL context costs a GPU-less browser more than SVG spends on a few thousand points: maps of up to
+    WEBGL_POINTS sentences are SVG scatters, bigger ones WebGL (plotly's scattergl)."""
+    from srl_explorer.viz import scatter_2d, to_plotly
+    from srl_explorer.viz.model import WEBGL_POINTS
+    for n, kind in ((400, "scatter"), (WEBGL_POINTS + 2, "scattergl")):
+        xy = np.random.default_rng(0).normal(size=(n, 2))
+        text, pairs = [str(i) for i in range(n)], [(i, i + 1) for i in range(0, n, 2)]
+        for chart in (scatter_2d(xy, text, np.zeros(n), "gold", pairs), cluster_map(xy, text, np.arange(n) % 3, pairs)):
+            assert {t.type for t in to_plotly(chart).data} == {kind}
+
+
 def test_map_export_has_one_row_per_sentence():
     xy = np.arange(10, dtype=np.float32).reshape(5, 2)
     table = P.map_table(list("abcde"), xy, np.array([0, 1, 0, 2, 1]), np.array([1.0, 2, 3, 4, np.nan]))
@@ -251,4 +263,4 @@ def test_embeddings_are_stored_so_a_map_drawn_once_needs_no_model(ckpt_root, mon
     again = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)  # e.g. after a restart
     again.run()
     open_page(again, "pages/3_Embeddings.py")
-    assert len(again.get("plotly_chart")) == 2 and len(again.dataframe) == 2
+    assert len(again.get("plotly_chart")) == 2 and len(again.table) == 2

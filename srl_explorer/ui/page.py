@@ -186,3 +186,4 @@ def warm_page_modules(folder: Path) -> None:
     with contextlib.suppress(Exception):
         from ..viz import Chart, Line, Panel, to_plotly
         to_plotly(Chart("warm-up", "", [Panel("", [Line("a", [0, 1], [1, 2])], log_y=True)], legend="panel")).to_json()
+

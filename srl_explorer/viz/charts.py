@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .model import Chart, Line, Panel, series, smooth
+from .model import Chart, Line, Panel, needs_webgl, series, smooth
 from .style import DASHES, STEP_AXIS, WALL_AXIS, metric_axis, metric_color
 
 Transform = Callable[[np.ndarray], np.ndarray] | None
@@ -155,7 +155,8 @@ def pair_lines(coords: np.ndarray, pairs: list[tuple[int, int]] | None) -> list[
     for i, j in pairs:
         xs += [coords[i, 0], coords[j, 0], None]
         ys += [coords[i, 1], coords[j, 1], None]
-    return [Line("pairs", xs, ys, color="rgba(120,120,120,0.35)", width=0.5, hover=False, legend=False, webgl=True)]
+    return [Line("pairs", xs, ys, color="rgba(120,120,120,0.35)", width=0.5, hover=False, legend=False,
+                 webgl=needs_webgl(len(coords)))]
 
 
 def scatter_2d(coords: np.ndarray, text: list[str], color, color_title: str,
@@ -164,7 +165,7 @@ def scatter_2d(coords: np.ndarray, text: list[str], color, color_title: str,
     lines = pair_lines(coords, pairs)
     lines.append(Line("sentences", coords[:, 0], coords[:, 1], kind="points", text=text, size=5,
                       hovertemplate="%{text}<extra></extra>", color_values=color, color_title=color_title,
-                      legend=False, webgl=True))
+                      legend=False, webgl=needs_webgl(len(coords))))
     return Chart("map", title, [Panel("", lines, xlabel="", ylabel="")], height=520, axes=False)
 
 

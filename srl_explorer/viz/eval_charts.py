@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .charts import pair_lines
-from .model import Chart, Line, Panel
+from .model import Chart, Line, Panel, needs_webgl
 
 CLUSTER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                   "#bcbd22", "#17becf", "#393b79", "#ad494a")  # qualitative (d3 category10 + 2)
@@ -27,7 +27,7 @@ def cluster_map(coords: np.ndarray, text: list[str], labels: np.ndarray,
     for c in sorted(set(labels.tolist())):
         idx = np.flatnonzero(labels == c)
         lines.append(Line(f"cluster {c + 1}", coords[idx, 0], coords[idx, 1], kind="points", color=cluster_color(c),
-                          text=[text[i] for i in idx], size=6, webgl=True,
+                          text=[text[i] for i in idx], size=6, webgl=needs_webgl(len(coords)),
                           hovertemplate=f"%{{text}}<extra>cluster {c + 1}</extra>"))
     return Chart("map", title, [Panel("", lines, xlabel="", ylabel="")], height=520, axes=False)
 

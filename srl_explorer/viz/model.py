@@ -31,7 +31,17 @@ class Line:
     legend: bool = True            # False: never listed in the legend
     color_values: Sequence[float] | None = None  # points: colour each by a value (Viridis)
     color_title: str = ""
-    webgl: bool = False            # many points: draw with WebGL in the browser
+    webgl: bool = False            # many points: draw with WebGL in the browser (see :func:`needs_webgl`)
+
+
+WEBGL_POINTS = 2000  # a map of at most this many points is drawn as SVG
+
+
+def needs_webgl(n_points: int) -> bool:
+    """Draw ``n_points`` with WebGL? Only for big maps: SVG draws a few thousand points fast, and a WebGL
+    context costs a browser without a GPU (headless Chromium here: software GL) far more. Measured on the
+    Embeddings page (2 maps of ~400 sentences, cold load): see bench/README.md."""
+    return n_points > WEBGL_POINTS
 
 
 @dataclass
