@@ -203,11 +203,13 @@ def test_compare_rebuilds_its_charts_only_on_a_new_metric_line(app, ckpt_root, s
         assert next(t for t in overlay["data"] if t["name"] == "live-compare")["y"][-1] == 30.0
 
 
-def test_live_charts_are_built_once_per_new_metric_line(app, ckpt_root, scratch):
+def test_live_charts_are_built_once_per_new_metric_line(app, ckpt_root, scratch, monkeypatch):
     """Polls without a new line hand the browser the same figure (no rebuild, no redraw); a new line builds
     one new figure. The panels have one colour per metric, a legend and a y title each, log gradient axes."""
+    from srl_explorer.ui import charts as ui_charts
     from srl_explorer.ui.charts import BUILDS_KEY
     from srl_explorer.viz import METRIC_COLORS
+    monkeypatch.setattr(ui_charts, "LIVE_REDRAW_S", 0.0)  # no rate limit here (next test)
     scratch.append("live-poll")
     with live_run_of(ckpt_root, "live-poll") as run:
         app.query_params["run"] = "live-poll"
@@ -230,6 +232,40 @@ def test_live_charts_are_built_once_per_new_metric_line(app, ckpt_root, scratch)
         assert fig["layout"]["xaxis5"]["range"][1] >= 10  # STS from step 0: not -1..1
         next(t for t in app.toggle if t.label.startswith("Log scale")).set_value(False).run()
         assert json.loads(charts(app)[0].proto.spec)["layout"]["yaxis2"]["type"] == "linear"
+
+
+def test_a_live_chart_is_redrawn_at_most_every_few_seconds_but_at_once_for_an_evaluation(app, ckpt_root, scratch,
+                                                                                       monkeypatch):
+    """While a run trains, training lines within LIVE_REDRAW_S of the last figure do not make a new one (every
+    watching browser would redraw five panels); a dev evaluation does at once, and so does the next line once
+    the interval has passed."""
+    from srl_explorer.ui import charts as ui_charts
+    from srl_explorer.ui.charts import BUILDS_KEY
+    monkeypatch.setattr(ui_charts, "LIVE_REDRAW_S", 3600.0)
+    scratch.append("live-rate")
+
+    def append(record: dict) -> None:
+        with open(run / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def loss_steps() -> list:
+        fig = json.loads(charts(app)[0].proto.spec)
+        return next(t for t in fig["data"] if t["name"] == "loss")["x"]
+
+    with live_run_of(ckpt_root, "live-rate") as run:
+        app.query_params["run"] = "live-rate"
+        open_page(app, "pages/1_Train.py")
+        builds, steps = app.session_state[BUILDS_KEY], loss_steps()
+        append({**LIVE_RECORDS[2], "step": 3, "elapsed_s": 3.0, "loss": 1.2})
+        app.run()
+        assert app.session_state[BUILDS_KEY] == builds and loss_steps() == steps  # within the interval
+        append({"step": 3, "elapsed_s": 3.5, "stsb_dev_spearman": 31.0, "dev_align": 0.4, "dev_uniform": -2.1})
+        app.run()
+        assert app.session_state[BUILDS_KEY] == builds + 1 and loss_steps() == [*steps, 3]  # an evaluation
+        monkeypatch.setattr(ui_charts, "LIVE_REDRAW_S", 0.0)  # the interval has passed
+        append({**LIVE_RECORDS[2], "step": 4, "elapsed_s": 4.0, "loss": 1.1})
+        app.run()
+        assert app.session_state[BUILDS_KEY] == builds + 2 and loss_steps() == [*steps, 3, 4]
 
 
 def test_live_panel_says_why_a_loss_has_no_dissipation():
@@ -426,6 +462,40 @@ def test_long_runs_are_thinned_for_the_live_charts_but_keep_every_evaluation():
     assert len(thin) <= 1500 + 6000 // 125 + 1
     assert [r["step"] for r in thin if "stsb_dev_spearman" in r] == list(range(0, 6000, 125))
     assert thin[-1]["step"] == 5999 and thin_records(records[:100]) == records[:100]
+
+
+def test_the_start_up_work_waits_while_a_run_trains_on_a_small_machine(tmp_path, monkeypatch):
+    """On a machine of few cores the speculative start-up work (UMAP compile, heavy imports, a model load)
+    waits while a run trains, and starts at once when a page needs a model, or when the run ends."""
+    import threading
+
+    from srl_explorer.ui import page
+    monkeypatch.setenv("SRL_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setenv("SRL_UMAP_WARMUP", "0")
+    monkeypatch.setattr(page.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(page, "RENDER_GRACE_S", 0.0)
+    monkeypatch.setattr(page, "BUSY_RECHECK_S", 0.05)
+    done = threading.Event()
+    monkeypatch.setattr(page, "_preimport", done.set)
+    first_page = threading.Thread(target=lambda: None)
+    first_page.start()
+    first_page.join()
+    for unblock in ("a page needs a model", "the run ends"):
+        monkeypatch.setattr(page, "_heavy_wanted", threading.Event())
+        done.clear()
+        with live_run_of(tmp_path, "training"):
+            worker = threading.Thread(target=page._background_work, args=(first_page,), daemon=True)
+            worker.start()
+            assert not done.wait(0.5), "started while a run trains"
+            if unblock == "a page needs a model":
+                page._heavy_wanted.set()
+                assert done.wait(5), unblock
+        assert done.wait(5), unblock
+        worker.join(5)
+        shutil.rmtree(tmp_path / "training")
+    monkeypatch.setattr(page.os, "cpu_count", lambda: 32)  # a big machine does not wait
+    with live_run_of(tmp_path, "training"):
+        assert not page._training_on_a_small_machine()
 
 
 def test_model_loading_waits_for_the_background_imports(monkeypatch):

@@ -8,17 +8,20 @@ until a new line arrives; that figure is built once for every session watching t
 from __future__ import annotations
 
 import threading
+import time
 
 import streamlit as st
 import streamlit.components.v1 as components
 
 from .. import rundir
 from ..losses import LOSSES
+from ..runstats import DEV_METRIC
 from ..viz import live_panels, to_plotly
 from .common import thin_records
 
 LOG_KEY = "live-log-y"
 BUILDS_KEY = "live-chart-builds"  # figures this session asked for anew (tests count them)
+LIVE_REDRAW_S = 3.0  # a live run's chart is redrawn at most this often, and at once for a dev evaluation
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "svg", "scale": 1}}
 
 
@@ -39,13 +42,32 @@ def _shared_figures() -> tuple[threading.Lock, dict]:
     return threading.Lock(), {}
 
 
-def live_figure(run_key: str, records: list[dict], loss: str | None, eval_every: int | None, log_y: bool):
+def live_figure(run_key: str, records: list[dict], loss: str | None, eval_every: int | None, log_y: bool,
+                live: bool = False):
     """The live panels of a run, built once per (run, record count, log axis) for all sessions: building one
     is most of the server's work while a session watches a run (py-spy: ~2/3; 0.1-0.4 s a figure), so a
-    second session watching the same run reuses it. Streamlit only reads the figure."""
+    second session watching the same run reuses it. Streamlit only reads the figure.
+
+    While the run is ``live`` a figure younger than :data:`LIVE_REDRAW_S` is shown again unless a dev
+    evaluation arrived: each new figure costs every watching browser a redraw (~0.2 s of CPU for the five
+    panels), which at one step a second took a quarter of a core from other sessions' page loads."""
     last = records[-1] if records else {}
     sig = (run_key, len(records), last.get("step"), last.get("elapsed_s"), log_y, loss, eval_every)
+    lock, shared = _shared_figures()
+    with lock:
+        hit = shared.get((run_key, log_y))
+    if live and hit is not None and _recent(hit, sig, records):
+        sig = hit[0]
     return session_figure("live-figure", sig, lambda: _shared_live_figure(sig, records, loss, eval_every, log_y))
+
+
+def _recent(hit: tuple, sig: tuple, records: list[dict]) -> bool:
+    """Whether the shared figure ``hit`` (sig, figure, built at) is younger than LIVE_REDRAW_S and only
+    training lines (no evaluation) arrived since it was built, for the same settings."""
+    old_sig, _, built = hit
+    if old_sig[4:] != sig[4:] or old_sig[1] > sig[1]:
+        return False
+    return time.monotonic() - built < LIVE_REDRAW_S and not any(DEV_METRIC in r for r in records[old_sig[1]:])
 
 
 def _shared_live_figure(sig: tuple, records: list[dict], loss: str | None, eval_every: int | None, log_y: bool):
@@ -56,8 +78,9 @@ def _shared_live_figure(sig: tuple, records: list[dict], loss: str | None, eval_
         if hit is not None and hit[0] == sig:
             return hit[1]
         label, _, diagnostic = loss_meta(loss)
-        fig = to_plotly(live_panels(thin_records(records), label, diagnostic, log_y=log_y, eval_every=eval_every))
-        shared[(run_key, log_y)] = (sig, fig)
+        fig = to_plotly(live_panels(thin_records(records[:sig[1]]), label, diagnostic, log_y=log_y,
+                                    eval_every=eval_every))
+        shared[(run_key, log_y)] = (sig, fig, time.monotonic())
         return fig
 
 
@@ -78,7 +101,7 @@ def show_live_charts(run_key: str, records: list[dict], config: dict, state: str
     is shown once, above)."""
     if any("loss" in r or "stsb_dev_spearman" in r for r in records):
         fig = live_figure(run_key, records, config.get("loss"), config.get("eval_every"),
-                          st.session_state.get(LOG_KEY, True))
+                          st.session_state.get(LOG_KEY, True), live=state == rundir.LIVE)
         st.plotly_chart(fig, width="stretch", key=f"live-{run_key}", config=PLOTLY_CONFIG)
         st.caption("Hover a point for its step, wall time and value. Dissipation: 1 − p_pos (InfoNCE family) "
                    "or the fraction of active hinges (margin losses); it shrinks as the gradient on the positive "

@@ -59,6 +59,7 @@ HEAVY_MODULES = ("torch", "transformers", "srl_explorer.encoder", "srl_explorer.
 _preimport_thread: threading.Thread | None = None
 _heavy_wanted = threading.Event()  # a page needs the heavy modules or a model now: start at once
 FIRST_PAGE_WAIT_S = 10.0  # at most this long for the first page's script run before starting the background work
+BUSY_RECHECK_S = 10.0  # while a run trains (small machine), check this often whether it has ended
 RENDER_GRACE_S = 3.0  # then this long, for the browser to draw that page (2 cores: it needs one of them)
 
 
@@ -86,10 +87,22 @@ def _background_work(first_page: threading.Thread) -> None:
     while first_page.is_alive() and not _heavy_wanted.is_set() and time.monotonic() < deadline:
         _heavy_wanted.wait(0.05)
     _heavy_wanted.wait(RENDER_GRACE_S)
+    while _training_on_a_small_machine() and not _heavy_wanted.is_set():
+        _heavy_wanted.wait(BUSY_RECHECK_S)
     if os.environ.get("SRL_UMAP_WARMUP", "1") != "0":
         from ..projection import warm_up_umap
         warm_up_umap()
     _preimport()
+
+
+def _training_on_a_small_machine() -> bool:
+    """While a run of the runs folder trains on a machine of few cores, the start-up work waits (until a page
+    needs a model, or the run ends): it is speculative, and on 2 cores it slowed other sessions' page loads
+    (bench/README.md). A page that needs it then pays it once (a few seconds for the first model)."""
+    from ..jobs import SMALL_MACHINE_CORES
+    if (os.cpu_count() or 1) > SMALL_MACHINE_CORES:
+        return False
+    return any(r.state == rundir.LIVE for r in rundir.list_runs(checkpoint_root()))
 
 
 def _preimport() -> None:
