@@ -326,16 +326,16 @@ def test_compare_overlays_runs_and_tables_them(app):
     from srl_explorer.losses import loss_color
     open_page(app, "pages/2_Compare.py")
     assert set(app.multiselect[0].value) == {"done-mpt", "live-infonce"}
-    table = app.dataframe[0].value
+    table = app.table[0].value
     assert list(table.columns)[:6] == ["run", "loss", "best dev STS", "at step", "last dev STS", "drop from best"]
     assert "lr" not in table  # hyperparameters are in their own table, behind an expander
     row = table.set_index("run").loc["live-infonce"]
     # issue 14: live-infonce has been evaluated at step 0 only, the start: no best yet (best is after step 0)
     assert row["loss"] == "InfoNCE" and math.isnan(row["best dev STS"]) and row["dev STS at step 0"] == 10.0
-    assert len(app.dataframe) == 1  # folded: not drawn
+    assert not app.dataframe  # folded: not drawn
     app.session_state["compare-hparams"] = True
     app.run()
-    assert "lr" in app.dataframe[1].value
+    assert "lr" in app.dataframe[0].value
     assert len(charts(app)) == 2  # overlay and the alignment-uniformity plane
     overlay = json.loads(charts(app)[0].proto.spec)
     by_name = {t["name"]: t for t in overlay["data"]}

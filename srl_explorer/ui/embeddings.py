@@ -167,6 +167,6 @@ def neighbours(embs: dict[str, np.ndarray], choices: dict, sentences: list[str])
             q = enc.encode([query])[0]
         idx, sims = nearest(q, emb, k=8)
         col.markdown(f"**{label}**")
-        col.table(pd.DataFrame({"sentence": [sentences[i] for i in idx], "cosine": np.round(sims, 3)}),
-                  hide_index=True)
+        table = pd.DataFrame({"sentence": [sentences[i] for i in idx], "cosine": sims})
+        col.table(table.style.format("{:.3f}", subset=["cosine"]), hide_index=True)  # static: lighter than a grid
 
