@@ -51,3 +51,37 @@ def test_quick_run_writes_complete_results(tiny_model, tmp_path):
     assert s["projection"]["app_worker"]["warm_up_s"] > 0
     md = out.with_suffix(".md").read_text()
     assert "| train_ours_vs_bare |" in md and "## 4. Projection" in md
+
+
+def _app_latency():
+    import pytest
+    pytest.importorskip("playwright.sync_api")
+    sys.path.insert(0, str(ROOT))
+    from bench import app_latency
+    return app_latency
+
+
+def test_the_floor_page_renders_and_is_reported_beside_the_pages(tmp_path):
+    """The latency table's floor row (a title and two 3-point plotly charts on a server of their own) is a
+    real page load; the slowest-page verdict ignores it."""
+    import pytest
+    app_latency = _app_latency()
+    from bench._browser import CHROMIUM
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    with app_latency.sync_playwright() as p:
+        browser = app_latency.launch_chromium(p)
+        ctx = browser.new_context()
+        try:
+            took = app_latency.floor_time(ctx, tmp_path / "floor")
+        finally:
+            ctx.close()
+            browser.close()
+    assert took > 0
+    pages = {k or "Home": {"median_s": 1.0, "all_s": [1.0]} for k in app_latency.PAGES}
+    result = {"date": "today", "commit": "abc", "cpus": 2, "load_before": [0.1, 0.1, 0.1],
+              "cold_starts": {"n": 1, "server_start_s": 1.0,
+                              "pages": {**pages, app_latency.FLOOR: {"median_s": took, "all_s": [took]}}}}
+    md = app_latency.markdown(result)
+    assert f"| *floor: a title and two 3-point plotly charts (another server)* | {took:.2f} |" in md
+    assert "slowest page 1.00 s" in md
