@@ -269,7 +269,7 @@ def cold_starts(root: Path, n: int, flags: tuple[str, ...] = ()) -> dict:
 TRAIN_RUN = "cli-infonce"
 
 
-def start_trainer(root: Path, nice: int = 0, threads: int | None = None) -> subprocess.Popen:
+def start_trainer(root: Path, nice: int = 0, threads: int | None = None, idle: bool = False) -> subprocess.Popen:
     """A command-line run as a user starts it from a shell (InfoNCE, batch 32, the packaged model) into the
     runs folder; returns once its first loss line is on disk."""
     run = root / TRAIN_RUN
@@ -279,7 +279,8 @@ def start_trainer(root: Path, nice: int = 0, threads: int | None = None) -> subp
         env["OMP_NUM_THREADS"] = str(threads)
     cmd = [sys.executable, "-m", "srl_explorer", "train", "--loss", "infonce", "--batch-size", "32",
            "--max-steps", "100000", "--eval-every", "100", "--output-dir", str(run)]
-    proc = subprocess.Popen((["nice", "-n", str(nice)] if nice else []) + cmd, cwd=root.parent, env=env,
+    prefix = (["nice", "-n", str(nice)] if nice else []) + (["chrt", "--idle", "0"] if idle else [])
+    proc = subprocess.Popen(prefix + cmd, cwd=root.parent, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
@@ -325,10 +326,10 @@ def steps_of(root: Path) -> int:
 
 
 def under_training(root: Path, n: int, nice: int = 0, threads: int | None = None,
-                   py_spy: Path | None = None, flags: tuple[str, ...] = ()) -> dict:
+                   py_spy: Path | None = None, flags: tuple[str, ...] = (), idle: bool = False) -> dict:
     """Session B's first load of every page while a run trains and session A watches it on Train, on n
     freshly started servers."""
-    trainer = start_trainer(root, nice, threads)
+    trainer = start_trainer(root, nice, threads, idle)
     nice = psutil.Process(trainer.pid).nice()  # as it runs: `train` lowers its own priority (--nice, default 10)
     b_pages = {path or "Home": [] for path in PAGES}
     b_pages[FLOOR] = []
@@ -497,6 +498,7 @@ def main() -> None:
     ap.add_argument("--trainer-nice", type=int, default=0,
                     help="niceness of the training run (default: train's own, --nice 10)")
     ap.add_argument("--trainer-threads", type=int, help="OMP_NUM_THREADS of the training run (default: torch's)")
+    ap.add_argument("--trainer-idle", action="store_true", help="run the training run under SCHED_IDLE (chrt --idle)")
     ap.add_argument("--server-flags", default="", help="more streamlit flags for sections 4-5, e.g. "
                     "'--runner.postScriptGC true --server.fileWatcherType auto' (Streamlit's defaults)")
     ap.add_argument("--py-spy", type=Path, metavar="DIR", help="sample the server with py-spy while training")
@@ -525,7 +527,7 @@ def main() -> None:
                 result["cold_starts"] = cold_starts(root, args.cold_starts, flags)
             if args.under_training > 0:
                 result["under_training"] = under_training(root, args.under_training, args.trainer_nice,
-                                                          args.trainer_threads, args.py_spy, flags)
+                                                          args.trainer_threads, args.py_spy, flags, args.trainer_idle)
         finally:
             sleeper.kill()
     result["load_after"] = os.getloadavg()
