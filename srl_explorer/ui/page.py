@@ -100,8 +100,11 @@ def _training_on_a_small_machine() -> bool:
     needs a model, or the run ends): it is speculative, and on 2 cores it slowed other sessions' page loads
     (bench/README.md). A page that needs it then pays it once (a few seconds for the first model)."""
     from ..jobs import SMALL_MACHINE_CORES
-    if (os.cpu_count() or 1) > SMALL_MACHINE_CORES:
-        return False
+    return (os.cpu_count() or 1) <= SMALL_MACHINE_CORES and _a_run_is_training()
+
+
+def _a_run_is_training() -> bool:
+    """Whether a run of the runs folder is training now."""
     return any(r.state == rundir.LIVE for r in rundir.list_runs(checkpoint_root()))
 
 
@@ -147,11 +150,10 @@ def _torch_threads() -> None:
     cpus = os.cpu_count() or 2
     n = os.environ.get("SRL_APP_TORCH_THREADS")
     if n is None:
-        busy = os.getloadavg()[0] >= cpus or any(r.state == rundir.LIVE for r in rundir.list_runs(checkpoint_root()))
+        busy = os.getloadavg()[0] >= cpus or _a_run_is_training()
         n = max(1, cpus // 2) if busy else cpus
     if torch.get_num_threads() != int(n):
         torch.set_num_threads(int(n))
-
 
 
 # --------------------------------------------------------------------------- server start
@@ -160,7 +162,7 @@ async def lifespan(app: st.App):
     """Start-up of the server that ``streamlit run app.py`` starts (the ``st.App`` in app.py): load the pages'
     modules and draw one plotly figure before the server answers. Measured on a cold Train load: its script
     run took 0.85 s without this and 0.3-0.45 s with it; started in a thread instead, the imports held the
-    GIL while the browser fetched Streamlit's frontend and delayed it by 0.3-0.5 s. Costs about 0.5 s of
+    GIL while the browser fetched Streamlit's frontend and delayed its mount by 0.15-0.6 s. Costs about 0.5 s of
     start-up before the URL is printed. At shutdown (SIGTERM, Ctrl-C) it stops the UMAP worker."""
     warm_page_modules(Path(app.script_path).resolve().parent)
     try:
@@ -199,4 +201,3 @@ def warm_page_modules(folder: Path) -> None:
     with contextlib.suppress(Exception):
         from ..viz import Chart, Line, Panel, to_plotly
         to_plotly(Chart("warm-up", "", [Panel("", [Line("a", [0, 1], [1, 2])], log_y=True)], legend="panel")).to_json()
-
