@@ -29,13 +29,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(ckpts: Path, port: int, timeout: float = 90, flags: tuple[str, ...] = ()) -> subprocess.Popen:
-    """``streamlit run app.py`` on 127.0.0.1:port with runs in ``ckpts`` (and more streamlit ``flags``);
-    returns once healthy."""
+def start_app(ckpts: Path, port: int, timeout: float = 90, flags: tuple[str, ...] = (),
+              app_dir: Path = ROOT) -> subprocess.Popen:
+    """``streamlit run app.py`` in ``app_dir`` (this project's app by default) on 127.0.0.1:port with runs in
+    ``ckpts`` (and more streamlit ``flags``); returns once healthy."""
     env = {**os.environ, "SRL_CHECKPOINTS": str(ckpts), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1", *flags],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=app_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return wait_healthy(proc, port, timeout)
 
 

@@ -48,7 +48,7 @@ import psutil  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from bench._browser import free_port, launch_chromium, start_app, wait_healthy  # noqa: E402
+from bench._browser import free_port, launch_chromium, start_app  # noqa: E402
 from bench._tiny_bert import make_tiny_bert  # noqa: E402
 from srl_explorer import rundir  # noqa: E402
 from srl_explorer.config import TrainConfig  # noqa: E402
@@ -89,28 +89,17 @@ for k in range(2):
 """
 
 
-def start_floor(folder: Path, port: int, flags: tuple[str, ...] = ()) -> subprocess.Popen:
-    """The floor page (FLOOR_APP) served by ``streamlit run`` on ``port``, with the app's config flags."""
+def floor_time(ctx, folder: Path, flags: tuple[str, ...] = ()) -> float:
+    """First load of the floor page (FLOOR_APP, in ``folder``, with the app's config flags) from a freshly
+    started server of its own, in browser context ``ctx``."""
     from srl_explorer.app_cli import config_flags
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "app.py").write_text(FLOOR_APP)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             *config_flags(ROOT / ".streamlit" / "config.toml"), *flags],
-                            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return wait_healthy(proc, port)
-
-
-def floor_time(ctx, folder: Path, flags: tuple[str, ...] = ()) -> float:
-    """First load of the floor page from a freshly started floor server, in browser context ``ctx``."""
     port = free_port()
-    server = start_floor(folder, port, flags)
+    server = start_app(folder, port, flags=(*config_flags(ROOT / ".streamlit" / "config.toml"), *flags),
+                       app_dir=folder)
     try:
-        pg = ctx.new_page()
-        t0 = time.perf_counter()
-        pg.goto(f"http://127.0.0.1:{port}/", timeout=300_000)
-        pg.wait_for_function(RENDERED, arg=["Floor", 2], timeout=300_000, polling=50)
-        return time.perf_counter() - t0
+        return render_time(ctx.new_page(), f"http://127.0.0.1:{port}", "", expect=("Floor", 2))
     finally:
         stop_server(server)
 
@@ -133,8 +122,10 @@ def make_runs(root: Path) -> subprocess.Popen:
     return sleeper
 
 
-def render_time(pg, url: str, path: str, query: str = "") -> float:
-    title, charts = PAGES[path]
+def render_time(pg, url: str, path: str, query: str = "", expect: tuple[str, int] | None = None) -> float:
+    """Seconds from navigating to ``path`` until it has rendered (``expect``: its title and chart count,
+    by default from PAGES)."""
+    title, charts = expect or PAGES[path]
     t0 = time.perf_counter()
     pg.goto(f"{url}/{path}{query}", timeout=300_000)
     pg.wait_for_function(RENDERED, arg=[title, charts], timeout=300_000, polling=50)
