@@ -15,6 +15,7 @@ import pytest
 
 from srl_explorer import jobs, rundir
 from srl_explorer.cli import main
+from srl_explorer.priority import session_nice
 from srl_explorer.rundir import RunDir, RunError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -280,6 +281,11 @@ def test_a_launched_run_is_nicer_than_the_server(tiny_model, tmp_path, monkeypat
         if threads is not None:
             assert child.environ().get("OMP_NUM_THREADS") == str(threads)
             assert f"OMP_NUM_THREADS={threads}" in launched["command"]
+        if session_nice() is not None:  # its own session, so its CPU share against the app's session drops too
+            deadline = time.time() + 60
+            while session_nice(proc.pid) != jobs.TRAINER_NICE and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.2)
+            assert session_nice(proc.pid) == jobs.TRAINER_NICE
     finally:
         jobs.stop(run_dir, grace=0.0)
         proc.wait(timeout=60)
@@ -290,7 +296,7 @@ def test_cli_runs_lower_their_priority_and_torch_threads_inherit_it():
     from srl_explorer.training.cli import DEFAULT_NICE
     script = (
         "import glob, os, torch\n"
-        "from srl_explorer.training.cli import lower_priority\n"
+        "from srl_explorer.priority import lower_priority\n"
         "print(lower_priority(7))\n"
         "torch.set_num_threads(2); torch.randn(512, 512) @ torch.randn(512, 512)\n"
         "stats = [open(t).read().rsplit(')', 1)[1].split() for t in glob.glob('/proc/self/task/*/stat')]\n"

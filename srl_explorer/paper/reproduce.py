@@ -30,9 +30,10 @@ from ..data import DataError, load_corpus, read_pairs
 from ..encoder import DEFAULT_MODEL
 from ..fmt import fmt_num
 from ..losses import LOSSES
+from ..priority import lower_priority
 from ..rundir import RunDir
 from ..training import Hooks, TrainingError, train
-from ..training.cli import add_nice_argument, lower_priority
+from ..training.cli import add_nice_argument
 from .report import REPORT, write_report
 
 # cpu-small budget on this 2-core machine (batch 64, max length 32, STS-B dev): ~1.2 s per step with torch's

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 from pathlib import Path
 
 from .. import config, jobs, rundir
 from ..fmt import fmt_num
+from ..priority import lower_priority
 
 
 def add_arguments(p: argparse.ArgumentParser, cls: type[config.TrainConfig] | None = None) -> None:
@@ -24,26 +24,9 @@ DEFAULT_NICE = jobs.TRAINER_NICE  # as runs the app launches: the app and the de
 def add_nice_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nice", type=int, default=DEFAULT_NICE, metavar="N",
                    help=f"run at CPU niceness N or lower priority, as `nice -n N` (default {DEFAULT_NICE}; an "
-                        f"otherwise idle machine still gives it every core; 0: leave the priority as it is)")
-
-
-def lower_priority(n: int) -> int:
-    """Raise the niceness of this process, every thread of it, to at least ``n`` (0-19); threads started
-    later inherit it. Returns the niceness now in force (0 where the OS has no such notion)."""
-    if not 0 <= n <= 19:
-        raise ValueError(f"--nice must be between 0 and 19, got {n}")
-    try:
-        tids = [int(t) for t in os.listdir("/proc/self/task")]  # Linux: a niceness per thread
-    except OSError:
-        tids = [0]
-    try:
-        for tid in tids:
-            with contextlib.suppress(ProcessLookupError):  # a thread that has just ended
-                if os.getpriority(os.PRIO_PROCESS, tid) < n:
-                    os.setpriority(os.PRIO_PROCESS, tid, n)
-        return os.getpriority(os.PRIO_PROCESS, 0)
-    except AttributeError:  # no setpriority (Windows)
-        return 0
+                        f"otherwise idle machine still gives it every core; 0: leave the priority as it is). On "
+                        f"Linux, a terminal session that runs nothing else gets niceness N too while it runs, "
+                        f"since Linux shares CPU time between sessions first")
 
 
 def run(args: argparse.Namespace) -> int:
