@@ -8,11 +8,10 @@ setup_page("Compare", ":material/compare_arrows:")
 import pandas as pd
 
 from srl_explorer import compare, rundir
+from srl_explorer.fmt import markdown_table
 from srl_explorer.ui.charts import PLOTLY_CONFIG, chart_downloads, loss_meta, session_figure
 from srl_explorer.ui.common import POLL_SECONDS, checkpoint_root, run_records, state_badge, thin_records
 from srl_explorer.viz import align_uniform_plane, loss_dashes, metric_axis, overlay, to_plotly
-
-STS_COLUMNS = ("best dev STS", "last dev STS", "drop from best", "dev STS at step 0")
 
 st.title("Compare runs")
 all_runs = {r.name: r for r in rundir.list_runs(checkpoint_root())}
@@ -55,9 +54,7 @@ def render() -> None:
                        help="every metric line of the picked runs, with a run column")
     rows = [compare.summary_row(all_runs[n], records[n], meta[n][0] or "?", state_badge(all_runs[n].state))
             for n in picked]
-    # A static table (wraps to the page; a first load costs the browser ~0.2 s less than st.dataframe's grid)
-    st.table(pd.DataFrame(rows).style.format("{:.2f}", na_rep="—", subset=list(STS_COLUMNS))
-             .format("{:.0f}", na_rep="—", subset=["at step", "steps"]), hide_index=True)
+    st.markdown(markdown_table(rows, {"at step": ".0f", "steps": ".0f"}))  # static: wraps to the page, no grid
     with st.expander("Hyperparameters", key="compare-hparams", on_change="rerun") as hp:
         if hp.open:  # drawn only when unfolded
             st.dataframe(pd.DataFrame([compare.hparams_row(all_runs[n]) for n in picked]), hide_index=True,

@@ -9,6 +9,7 @@ setup_page("Paper", ":material/description:")
 import pandas as pd
 
 from srl_explorer import paper, rundir
+from srl_explorer.fmt import markdown_table
 from srl_explorer.losses import loss_hyperparameters, loss_label
 from srl_explorer.paper.dissipation import explain_at, sweep, sweep_chart
 from srl_explorer.ui.common import checkpoint_root
@@ -97,8 +98,8 @@ normalize = st.toggle("Scale each curve to its pull at cosine 0", value=True,
 sw = cached_sweep(batch, spread, neg_mean, temp, m_mpt, m_met, m_mat)
 st.plotly_chart(to_plotly(sweep_chart(sw, normalize=normalize, mark=pos)), width="stretch", key="explorer")
 rows = explain_at(sw, pos)
-st.dataframe(pd.DataFrame([{**r, "loss": loss_label(r["loss"])} for r in rows]), hide_index=True,
-             width="stretch")
+st.markdown(markdown_table([{**r, "loss": loss_label(r["loss"])} for r in rows],
+                           {"pull": ".3g", "relative to c = 0": ".3f", "tangential ‖∂L/∂z₊‖ × B": ".3g"}))
 
 # ------------------------------------------------------------------ starting model
 st.header("The starting model matters")

@@ -22,8 +22,9 @@ PROC = Path("/proc")
 def lower_priority(n: int) -> int:
     """Raise the niceness of this process, every thread of it, to at least ``n`` (0-19); threads started
     later inherit it. Where Linux shares CPU time between sessions first, the session's niceness is raised
-    too, when the session holds only this command (:func:`session_is_own`): a session this process leads
-    keeps it until it ends; a terminal's session gets its old niceness back when this process exits.
+    to this process's too, when the session holds only this command (:func:`session_is_own`): a session
+    this process leads keeps it until it ends; a terminal's session gets its old niceness back when this
+    process exits.
     Returns the niceness now in force (0 where the OS has no such notion)."""
     if not 0 <= n <= 19:
         raise ValueError(f"--nice must be between 0 and 19, got {n}")
@@ -39,7 +40,7 @@ def lower_priority(n: int) -> int:
         nice = os.getpriority(os.PRIO_PROCESS, 0)
     except AttributeError:  # no setpriority (Windows)
         return 0
-    lower_session_priority(n)
+    lower_session_priority(nice)
     return nice
 
 

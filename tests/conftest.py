@@ -31,3 +31,27 @@ def stsb_dir() -> Path:
     if not (SHARED_STSB / "sts-dev.csv").exists():
         pytest.skip("../shared/data/stsbenchmark is not present")
     return SHARED_STSB
+
+
+def markdown_tables(at) -> list:
+    """The Markdown tables an AppTest drew (``fmt.markdown_table`` through ``st.markdown``), as DataFrames:
+    numbers parsed ("–": NaN), text cells unescaped."""
+    import re
+
+    import pandas as pd
+
+    def cell(text: str):
+        text = re.sub(r"\\(.)", r"\1", text.strip())
+        try:
+            return float("nan") if text == "–" else float(text)
+        except ValueError:
+            return text
+
+    out = []
+    for md in at.markdown:
+        lines = md.value.splitlines()
+        if len(lines) < 2 or not lines[0].startswith("| ") or not re.fullmatch(r"\|(-+:?\|)+", lines[1]):
+            continue
+        rows = [[cell(c) for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines[:1] + lines[2:]]
+        out.append(pd.DataFrame(rows[1:], columns=rows[0]))
+    return out

@@ -17,6 +17,8 @@ from srl_explorer import projection, rundir
 from srl_explorer.config import TrainConfig
 from srl_explorer.training import train
 
+from .conftest import markdown_tables
+
 st_testing = pytest.importorskip("streamlit.testing.v1")
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["pages/1_Train.py", "pages/2_Compare.py", "pages/3_Embeddings.py", "pages/4_STS.py", "pages/5_Similarity.py"]
@@ -326,7 +328,7 @@ def test_compare_overlays_runs_and_tables_them(app):
     from srl_explorer.losses import loss_color
     open_page(app, "pages/2_Compare.py")
     assert set(app.multiselect[0].value) == {"done-mpt", "live-infonce"}
-    table = app.table[0].value
+    table = markdown_tables(app)[0]
     assert list(table.columns)[:6] == ["run", "loss", "best dev STS", "at step", "last dev STS", "drop from best"]
     assert "lr" not in table  # hyperparameters are in their own table, behind an expander
     row = table.set_index("run").loc["live-infonce"]
@@ -356,8 +358,8 @@ def test_embeddings_base_vs_best_and_recolour_reuses_projections(app, ckpt_root)
     boxes = {s.label: s.value for s in app.selectbox}
     assert boxes["Checkpoint A"] == "done-mpt · step 0 (base model)"
     assert boxes["Checkpoint B (optional)"] == BEST
-    assert len(charts(app)) == 2 and len(app.table) == 2  # two maps, two neighbour lists
-    neighbours = app.table[0].value
+    assert len(charts(app)) == 2 and len(markdown_tables(app)) == 2  # two maps, two neighbour lists
+    neighbours = markdown_tables(app)[0]
     assert list(neighbours.columns) == ["sentence", "cosine"] and len(neighbours) == 8
     assert neighbours["cosine"].iloc[0] == pytest.approx(1.0, abs=1e-3)  # the typed sentence is in the set
     cached = projection.cache_info()

@@ -22,6 +22,8 @@ from srl_explorer.viz.eval_charts import CLUSTER_COLORS, cluster_map, score_rang
 from tests.test_app_pages import ROOT, open_page, st_testing
 from tests.test_evaluation import FIXTURES
 
+from .conftest import markdown_tables
+
 SAMPLE_N = len(read_pairs(None))
 
 
@@ -263,4 +265,4 @@ def test_embeddings_are_stored_so_a_map_drawn_once_needs_no_model(ckpt_root, mon
     again = st_testing.AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)  # e.g. after a restart
     again.run()
     open_page(again, "pages/3_Embeddings.py")
-    assert len(again.get("plotly_chart")) == 2 and len(again.table) == 2
+    assert len(again.get("plotly_chart")) == 2 and len(markdown_tables(again)) == 2

@@ -13,7 +13,7 @@ from srl_explorer.encoder import DEFAULT_MODEL
 from srl_explorer.losses import LOSSES, dissipating_losses, loss_label
 from srl_explorer.paper import RunMetrics, evaluate_claims, reproduce
 
-from .conftest import SHARED_STSB, needs_stsb
+from .conftest import SHARED_STSB, markdown_tables, needs_stsb
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARTS = ("dev_sts", "grad_norm", "dissipation", "au_plane")
@@ -252,6 +252,11 @@ def paper_page(repro, monkeypatch):
     return at.switch_page("pages/6_Paper.py")
 
 
+def explorer_table(at):
+    """The gradient-dissipation explorer's table (a Markdown table: the one with a "why" column)."""
+    return next(t for t in markdown_tables(at) if "why" in t)
+
+
 def test_paper_page_shows_claims_verdicts_and_explorer(paper_page):
     at = paper_page.run()
     assert not at.exception, at.exception
@@ -263,7 +268,7 @@ def test_paper_page_shows_claims_verdicts_and_explorer(paper_page):
     boxes = [b.value for kind in ("success", "warning", "error", "info") for b in getattr(at, kind)]
     assert sum("Evidence: **" in b for b in boxes) == 3
     assert len(at.dataframe[0].value) == 2  # the summary table: one row per loss
-    explorer = at.dataframe[1].value
+    explorer = explorer_table(at)
     assert list(explorer["loss"]) == [loss_label(n) for n in LOSSES]
     assert "starting model" in text.lower()
 
@@ -273,10 +278,10 @@ def test_paper_page_sliders_and_picked_runs(paper_page):
     cos = [s for s in at.slider if s.label == "cosine of the positive pair"][0]
     cos.set_value(0.95).run()
     assert not at.exception, at.exception
-    table = at.dataframe[1].value.set_index("loss")
+    table = explorer_table(at).set_index("loss")
     assert table.loc["MPT", "pull"] == 0 and table.loc["DCL", "pull"] == pytest.approx(20.0)
     [s for s in at.slider if s.label.startswith("τ")][0].set_value(0.1).run()
-    assert at.dataframe[1].value.set_index("loss").loc["DCL", "pull"] == pytest.approx(10.0)
+    assert explorer_table(at).set_index("loss").loc["DCL", "pull"] == pytest.approx(10.0)
     at.radio[0].set_value("runs I pick").run()
     at.multiselect[0].set_value(["repro-tiny/infonce", "repro-tiny/align_uniform"]).run()
     assert not at.exception, at.exception

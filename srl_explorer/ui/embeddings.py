@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from ..data import parse_lines, parse_pairs, read_pairs
+from ..fmt import markdown_table
 from ..projection import joint_clusters, map_table, nearest, project, sentence_set
 from ..rundir import stsb_dev_file
 from ..viz import scatter_2d, to_plotly
@@ -167,6 +167,6 @@ def neighbours(embs: dict[str, np.ndarray], choices: dict, sentences: list[str])
             q = enc.encode([query])[0]
         idx, sims = nearest(q, emb, k=8)
         col.markdown(f"**{label}**")
-        table = pd.DataFrame({"sentence": [sentences[i] for i in idx], "cosine": sims})
-        col.table(table.style.format("{:.3f}", subset=["cosine"]), hide_index=True)  # static: lighter than a grid
+        rows = [{"sentence": sentences[i], "cosine": float(c)} for i, c in zip(idx, sims, strict=True)]
+        col.markdown(markdown_table(rows, {"cosine": ".3f"}))  # static: lighter than a grid or st.table
 
