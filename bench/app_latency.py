@@ -260,7 +260,7 @@ def cold_starts(root: Path, n: int, flags: tuple[str, ...] = ()) -> dict:
 TRAIN_RUN = "cli-infonce"
 
 
-def start_trainer(root: Path, nice: int = 0, threads: int | None = None, idle: bool = False) -> subprocess.Popen:
+def start_trainer(root: Path, nice: int = 0, threads: int | None = None, idle: bool = True) -> subprocess.Popen:
     """A command-line run as a user starts it from a shell (InfoNCE, batch 32, the packaged model) into the
     runs folder; returns once its first loss line is on disk."""
     run = root / TRAIN_RUN
@@ -270,7 +270,8 @@ def start_trainer(root: Path, nice: int = 0, threads: int | None = None, idle: b
         env["OMP_NUM_THREADS"] = str(threads)
     cmd = [sys.executable, "-m", "srl_explorer", "train", "--loss", "infonce", "--batch-size", "32",
            "--max-steps", "100000", "--eval-every", "100", "--output-dir", str(run)]
-    prefix = (["nice", "-n", str(nice)] if nice else []) + (["chrt", "--idle", "0"] if idle else [])
+    cmd += [] if idle else ["--no-idle"]
+    prefix = ["nice", "-n", str(nice)] if nice else []
     proc = subprocess.Popen(prefix + cmd, cwd=root.parent, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 600
@@ -317,11 +318,12 @@ def steps_of(root: Path) -> int:
 
 
 def under_training(root: Path, n: int, nice: int = 0, threads: int | None = None,
-                   py_spy: Path | None = None, flags: tuple[str, ...] = (), idle: bool = False) -> dict:
+                   py_spy: Path | None = None, flags: tuple[str, ...] = (), idle: bool = True) -> dict:
     """Session B's first load of every page while a run trains and session A watches it on Train, on n
     freshly started servers."""
     trainer = start_trainer(root, nice, threads, idle)
     nice = psutil.Process(trainer.pid).nice()  # as it runs: `train` lowers its own priority (--nice, default 10)
+    sched_idle = os.sched_getscheduler(trainer.pid) == os.SCHED_IDLE  # `train`'s default (--no-idle: not)
     b_pages = {path or "Home": [] for path in PAGES}
     b_pages[FLOOR] = []
     a_train, server_cpu, server_wait, steps_per_s = [], [], [], []
@@ -369,7 +371,7 @@ def under_training(root: Path, n: int, nice: int = 0, threads: int | None = None
             browser.close()
     finally:
         stop_trainer(trainer)
-    return {"n": n, "trainer": {"nice": nice, "torch_threads": threads,
+    return {"n": n, "trainer": {"nice": nice, "sched_idle": sched_idle, "torch_threads": threads,
                                 "steps_per_s_median": statistics.median(steps_per_s)},
             "session_a_train": {"median_s": statistics.median(a_train), "all_s": a_train},
             "pages": {k: {"median_s": statistics.median(v), "all_s": v} for k, v in b_pages.items()},
@@ -417,7 +419,7 @@ def markdown(result: dict) -> str:
         worst = max(v["median_s"] for k, v in busy["pages"].items() if k != FLOOR)
         lines += ["", f"While training: a command-line run (InfoNCE, batch 32, the packaged model"
                       f"{', nice ' + str(t['nice']) if t['nice'] else ', normal priority'}"
-                      f"{threads}) trains "
+                      f"{', SCHED_IDLE' if t.get('sched_idle') else ''}{threads}) trains "
                       f"into the runs folder at {t['steps_per_s_median']:.2f} steps/s; on each fresh server "
                       f"session A opens it on Train ({busy['session_a_train']['median_s']:.2f} s, median) and "
                       f"keeps watching, then session B loads every page once, each in a fresh browser context. "
@@ -489,7 +491,8 @@ def main() -> None:
     ap.add_argument("--trainer-nice", type=int, default=0,
                     help="niceness of the training run (default: train's own, --nice 10)")
     ap.add_argument("--trainer-threads", type=int, help="OMP_NUM_THREADS of the training run (default: torch's)")
-    ap.add_argument("--trainer-idle", action="store_true", help="run the training run under SCHED_IDLE (chrt --idle)")
+    ap.add_argument("--trainer-no-idle", action="store_true",
+                    help="train with --no-idle (the normal scheduling class, not train's default SCHED_IDLE)")
     ap.add_argument("--server-flags", default="", help="more streamlit flags for sections 4-5, e.g. "
                     "'--runner.postScriptGC true --server.fileWatcherType auto' (Streamlit's defaults)")
     ap.add_argument("--py-spy", type=Path, metavar="DIR", help="sample the server with py-spy while training")
@@ -518,7 +521,8 @@ def main() -> None:
                 result["cold_starts"] = cold_starts(root, args.cold_starts, flags)
             if args.under_training > 0:
                 result["under_training"] = under_training(root, args.under_training, args.trainer_nice,
-                                                          args.trainer_threads, args.py_spy, flags, args.trainer_idle)
+                                                          args.trainer_threads, args.py_spy, flags,
+                                                          idle=not args.trainer_no_idle)
         finally:
             sleeper.kill()
     result["load_after"] = os.getloadavg()

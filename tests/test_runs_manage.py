@@ -286,28 +286,39 @@ def test_a_launched_run_is_nicer_than_the_server(tiny_model, tmp_path, monkeypat
             while session_nice(proc.pid) != jobs.TRAINER_NICE and proc.poll() is None and time.time() < deadline:
                 time.sleep(0.2)
             assert session_nice(proc.pid) == jobs.TRAINER_NICE
+            assert os.sched_getscheduler(proc.pid) == os.SCHED_IDLE  # set just before the session's niceness
     finally:
         jobs.stop(run_dir, grace=0.0)
         proc.wait(timeout=60)
 
 
 def test_cli_runs_lower_their_priority_and_torch_threads_inherit_it():
-    """`train` and `reproduce` run at niceness >= --nice (default 10), set before torch starts its threads."""
+    """`train` and `reproduce` run at niceness >= --nice (default 10) and in SCHED_IDLE (default; --no-idle),
+    set before torch starts its threads."""
     from srl_explorer.training.cli import DEFAULT_NICE
     script = (
-        "import glob, os, torch\n"
+        "import glob, os, sys, torch\n"
         "from srl_explorer.priority import lower_priority\n"
-        "print(lower_priority(7))\n"
+        "print(lower_priority(7, idle=sys.argv[1] == 'idle'))\n"
         "torch.set_num_threads(2); torch.randn(512, 512) @ torch.randn(512, 512)\n"
         "stats = [open(t).read().rsplit(')', 1)[1].split() for t in glob.glob('/proc/self/task/*/stat')]\n"
-        "print(sorted({int(f[16]) for f in stats}))\n"  # field 19 of stat: the thread's niceness
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+        "print(len(stats), sorted({int(f[16]) for f in stats}), sorted({int(f[38]) for f in stats}))\n"
+    )  # fields 19 and 41 of stat: the thread's niceness and scheduling policy
+
+    def threads(mode: str) -> tuple[str, str, str]:
+        out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True)
+        ret, n, nice, policy = out.stdout.replace("[", "").replace("]", "").split()
+        assert int(n) >= 2  # torch's thread too
+        return ret, nice, policy
+
     own = os.getpriority(os.PRIO_PROCESS, 0)
-    assert out == [str(max(7, own)), f"[{max(7, own)}]"]  # every thread, torch's included
+    assert threads("idle") == (str(max(7, own)), str(max(7, own)), str(os.SCHED_IDLE))  # every thread
+    assert threads("normal") == (str(max(7, own)), str(max(7, own)), str(os.SCHED_OTHER))
     from srl_explorer.cli import build_parser
     for cmd in ("train", "reproduce"):
-        assert build_parser().parse_args([cmd]).nice == DEFAULT_NICE == 10
+        args = build_parser().parse_args([cmd])
+        assert args.nice == DEFAULT_NICE == 10 and args.idle is True
+        assert build_parser().parse_args([cmd, "--no-idle"]).idle is False
     assert main(["train", "--nice", "20"]) == 2
 
 

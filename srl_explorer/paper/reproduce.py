@@ -365,7 +365,7 @@ def _torch_threads(n: int | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    lower_priority(args.nice)  # before torch starts its threads, which inherit the priority
+    lower_priority(args.nice, args.idle)  # before torch starts its threads, which inherit the priority
     if args.report_only:
         if not args.output_dir:
             raise ValueError("--report-only needs --output-dir (a reproduction directory)")

@@ -22,6 +22,10 @@ DEFAULT_NICE = jobs.TRAINER_NICE  # as runs the app launches: the app and the de
 
 
 def add_nice_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--idle", action=argparse.BooleanOptionalAction, default=True,
+                   help="run in Linux's SCHED_IDLE class: only on CPU time nothing else wants, so the app's "
+                        "pages and the desktop stay quick (default; an otherwise idle machine still gives it every "
+                        "core). --no-idle on a dedicated or busy machine, where other work could starve it")
     p.add_argument("--nice", type=int, default=DEFAULT_NICE, metavar="N",
                    help=f"run at CPU niceness N or lower priority, as `nice -n N` (default {DEFAULT_NICE}; an "
                         f"otherwise idle machine still gives it every core; 0: leave the priority as it is). On "
@@ -30,7 +34,7 @@ def add_nice_argument(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    lower_priority(args.nice)
+    lower_priority(args.nice, args.idle)
     from .loop import train
     if args.resume:
         run_dir = rundir.RunDir(args.resume)
