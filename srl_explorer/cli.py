@@ -51,8 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand; ``argv`` None: this process is the command (``python -m srl_explorer``), so
+    ``train`` and ``reproduce`` lower its own CPU priority (``--nice``, ``--idle``) before torch starts its
+    threads. A Python caller passing ``argv`` keeps its process's priority."""
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "nice"):
+            from .priority import check_nice, lower_priority
+            check_nice(args.nice)
+            if argv is None:
+                lower_priority(args.nice, args.idle)
         return args.func(args)
     except USER_ERRORS as e:
         msg = " ".join(str(e).split())

@@ -9,9 +9,8 @@ Measured on the 2-core CI machine: a CPU-bound loop beside a 2-thread torch job 
 :func:`lower_priority` therefore lowers the session's priority as well, when the session is this job's own.
 
 Even then a trainer slows a page's first load: a bare chart page took 2.48 s in headless Chromium beside a
-training run at nice 10 (its session too), 2.11-2.21 s with none, and 2.28 s with the trainer in
-``SCHED_IDLE`` at nice 19 (medians of 5). An idle-class trainer gives way to every waking thread at once,
-so it is ``train``'s default (``--no-idle`` turns it off).
+training run at nice 10 (its session too) and 2.11-2.21 s with none; with the trainer in ``SCHED_IDLE`` at
+nice 10, 2.35 s (medians of 5). So ``SCHED_IDLE`` is ``train``'s default (``--no-idle`` turns it off).
 """
 from __future__ import annotations
 
@@ -32,8 +31,7 @@ def lower_priority(n: int, idle: bool = False) -> int:
     this process leads keeps it until it ends; a terminal's session gets its old niceness back when this
     process exits.
     Returns the niceness now in force (0 where the OS has no such notion)."""
-    if not 0 <= n <= 19:
-        raise ValueError(f"--nice must be between 0 and 19, got {n}")
+    check_nice(n)
     try:
         tids = [int(t) for t in os.listdir("/proc/self/task")]  # Linux: a niceness per thread
     except OSError:
@@ -44,12 +42,18 @@ def lower_priority(n: int, idle: bool = False) -> int:
                 if os.getpriority(os.PRIO_PROCESS, tid) < n:
                     os.setpriority(os.PRIO_PROCESS, tid, n)
                 if idle and hasattr(os, "SCHED_IDLE"):
-                    os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+                    with contextlib.suppress(PermissionError):  # a policy this user may not leave
+                        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
         nice = os.getpriority(os.PRIO_PROCESS, 0)
     except AttributeError:  # no setpriority (Windows)
         return 0
     lower_session_priority(nice)
     return nice
+
+
+def check_nice(n: int) -> None:
+    if not 0 <= n <= 19:
+        raise ValueError(f"--nice must be between 0 and 19, got {n}")
 
 
 def session_nice(pid: int | str = "self") -> int | None:

@@ -30,7 +30,6 @@ from ..data import DataError, load_corpus, read_pairs
 from ..encoder import DEFAULT_MODEL
 from ..fmt import fmt_num
 from ..losses import LOSSES
-from ..priority import lower_priority
 from ..rundir import RunDir
 from ..training import Hooks, TrainingError, train
 from ..training.cli import add_nice_argument
@@ -365,7 +364,6 @@ def _torch_threads(n: int | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    lower_priority(args.nice, args.idle)  # before torch starts its threads, which inherit the priority
     if args.report_only:
         if not args.output_dir:
             raise ValueError("--report-only needs --output-dir (a reproduction directory)")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from .. import config, jobs, rundir
 from ..fmt import fmt_num
-from ..priority import lower_priority
 
 
 def add_arguments(p: argparse.ArgumentParser, cls: type[config.TrainConfig] | None = None) -> None:
@@ -34,7 +33,6 @@ def add_nice_argument(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    lower_priority(args.nice, args.idle)
     from .loop import train
     if args.resume:
         run_dir = rundir.RunDir(args.resume)
