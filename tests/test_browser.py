@@ -121,6 +121,11 @@ def loss_curve(pg) -> list[float]:
     }""")
 
 
+LOSS_POINTS_AT_LEAST = """(n) => {
+    const plot = document.querySelector('.js-plotly-plot');
+    const t = plot && plot._fullData && plot._fullData.find(t => t.name === 'loss');
+    return !!t && t.y.length >= n;
+}"""
 LOSS_POINTS = """(n) => {
     const plot = document.querySelector('.js-plotly-plot');
     const t = plot && plot._fullData.find(t => t.name === 'loss');

@@ -24,6 +24,7 @@ from bench._browser import CHROMIUM
 from srl_explorer import rundir
 from tests.test_browser import (  # noqa: F401 - browser is a fixture
     LOSS_POINTS,
+    LOSS_POINTS_AT_LEAST,
     browser,
     loss_curve,
     open_page,
@@ -66,7 +67,7 @@ def url(ckpts, done_run):
 
 @pytest.fixture
 def live_run(ckpts, tiny_model):
-    """A command-line run training into the runs folder (normal priority, as from a shell) until the test
+    """A command-line run training into the runs folder (train's default priority, as from a shell) until the test
     ends; yields its folder once it has logged a loss."""
     run = ckpts / f"{LIVE}-{sum(1 for _ in ckpts.iterdir())}"  # a new folder per test
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
@@ -99,6 +100,7 @@ def metric_lines(run: Path) -> list[dict]:
 
 def curve_is_a_prefix(pg, run: Path) -> None:
     """The session's loss curve is the first losses of the run's metrics.jsonl (the run has gone on since)."""
+    pg.wait_for_function(LOSS_POINTS_AT_LEAST, arg=1, timeout=60_000)  # not mid-redraw (CI once read no trace)
     curve = loss_curve(pg)
     losses = [r["loss"] for r in metric_lines(run) if "loss" in r]
     assert curve and len(curve) <= len(losses) and curve == pytest.approx(losses[:len(curve)])
