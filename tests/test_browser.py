@@ -121,16 +121,11 @@ def loss_curve(pg) -> list[float]:
     }""")
 
 
-LOSS_POINTS_AT_LEAST = """(n) => {
+LOSS_COUNT = """() => {
     const plot = document.querySelector('.js-plotly-plot');
     const t = plot && plot._fullData && plot._fullData.find(t => t.name === 'loss');
-    return !!t && t.y.length >= n;
-}"""
-LOSS_POINTS = """(n) => {
-    const plot = document.querySelector('.js-plotly-plot');
-    const t = plot && plot._fullData.find(t => t.name === 'loss');
-    return !!t && t.y.length === n;
-}"""
+    return t ? t.y.length : 0;
+}"""  # points of the first chart's 'loss' trace: wait_for_function(f"({LOSS_COUNT})() === 3")
 
 
 def step_of(pg) -> int | None:
@@ -223,7 +218,7 @@ def test_train_refuses_a_short_upload_then_streams_a_live_run_to_two_sessions(pa
     losses = [r["loss"] for r in final if "loss" in r]
     assert 0 < len(final) < 1500  # short enough that the chart is not thinned: every logged loss is drawn
     for pg in (page, other):  # the last poll may still be on its way
-        pg.wait_for_function(LOSS_POINTS, arg=len(losses), timeout=30_000)
+        pg.wait_for_function(f"({LOSS_COUNT})() === {len(losses)}", timeout=30_000)
     assert loss_curve(page) == pytest.approx(losses) and loss_curve(other) == loss_curve(page)
     other.context.close()
 

@@ -18,6 +18,7 @@ import pytest
 from bench._browser import CHROMIUM
 from srl_explorer import rundir
 from tests.test_browser import (  # noqa: F401 - browser and page are fixtures
+    LOSS_COUNT,
     browser,
     fill_new_run_form,
     open_page,
@@ -89,11 +90,6 @@ COUNT_REDRAWS = """() => {
     new MutationObserver(() => document.querySelectorAll('.js-plotly-plot').forEach(hook))
         .observe(document.body, {childList: true, subtree: true});
 }"""
-LOSS_POINTS = """() => {
-    const plot = document.querySelector('.js-plotly-plot');
-    const t = plot && plot._fullData.find(t => t.name === 'loss');
-    return t ? t.y.length : 0;
-}"""
 
 
 def test_live_chart_redraws_only_when_a_metric_line_arrives(page, url, ckpts, sleeper):
@@ -108,7 +104,7 @@ def test_live_chart_redraws_only_when_a_metric_line_arrives(page, url, ckpts, sl
     assert page.evaluate("window.__draws") == [0]  # the chart on the page, never redrawn
     with open(run / "metrics.jsonl", "a") as f:
         f.write(json.dumps(AU_RECORDS[3]) + "\n")
-    page.wait_for_function(f"({LOSS_POINTS})() === 3", timeout=30_000)
+    page.wait_for_function(f"({LOSS_COUNT})() === 3", timeout=30_000)
     rundir.write_status(run, step=6)  # one more poll after the new line
     page.wait_for_function("document.body.innerText.includes('step 6/40')", timeout=30_000)
     draws = page.evaluate("window.__draws")
@@ -147,7 +143,7 @@ def test_start_folds_the_form_and_scrolls_to_the_live_charts(page, url, ckpts, t
     page.wait_for_function("() => { const t = document.getElementById('live-charts').getBoundingClientRect().top;"
                            " return t >= -5 && t < window.innerHeight / 2; }", timeout=15_000)
     wait_plots(page, 1, 120_000)
-    page.wait_for_function(f"({LOSS_POINTS})() >= 30", timeout=180_000)
+    page.wait_for_function(f"({LOSS_COUNT})() >= 30", timeout=180_000)
     shot(page, "train_live")
     page.get_by_role("button", name="Stop run").click()
     page.wait_for_function("document.body.innerText.includes('cancelled')", timeout=90_000)

@@ -23,8 +23,7 @@ import pytest
 from bench._browser import CHROMIUM
 from srl_explorer import rundir
 from tests.test_browser import (  # noqa: F401 - browser is a fixture
-    LOSS_POINTS,
-    LOSS_POINTS_AT_LEAST,
+    LOSS_COUNT,
     browser,
     loss_curve,
     open_page,
@@ -100,7 +99,7 @@ def metric_lines(run: Path) -> list[dict]:
 
 def curve_is_a_prefix(pg, run: Path) -> None:
     """The session's loss curve is the first losses of the run's metrics.jsonl (the run has gone on since)."""
-    pg.wait_for_function(LOSS_POINTS_AT_LEAST, arg=1, timeout=60_000)  # not mid-redraw (CI once read no trace)
+    pg.wait_for_function(f"({LOSS_COUNT})() >= 1", timeout=60_000)  # not mid-redraw (CI once read no trace)
     curve = loss_curve(pg)
     losses = [r["loss"] for r in metric_lines(run) if "loss" in r]
     assert curve and len(curve) <= len(losses) and curve == pytest.approx(losses[:len(curve)])
@@ -133,7 +132,7 @@ def test_two_sessions_stay_correct_while_a_cli_run_trains(browser, url, done_run
         assert rundir.read_status(run)["state"] == "cancelled"
         losses = [r["loss"] for r in metric_lines(run) if "loss" in r]
         for pg in (a, b):  # once over, both sessions draw every logged loss, and nothing else
-            pg.wait_for_function(LOSS_POINTS, arg=len(losses), timeout=30_000)
+            pg.wait_for_function(f"({LOSS_COUNT})() === {len(losses)}", timeout=30_000)
             assert loss_curve(pg) == pytest.approx(losses)
         assert step_of(a) == step_of(b)
     finally:
